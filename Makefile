@@ -1,0 +1,64 @@
+# Socle - the README's commands. Everything installs itself on a fresh Debian 12 machine (as root).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+OUT ?= out/demo
+export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
+
+.PHONY: demo test deps apt venv lint unit lab lab-down molecule integration clean
+
+demo: deps lab ## start the lab, audit (drift), apply, audit again (compliant), print the report path
+	@rm -rf $(OUT); \
+	echo "== 1/3 dry-run audit of the fresh lab hosts (nothing changes) =="; \
+	$(BIN)/socle audit --out $(OUT)/1-audit-before; rc=$$?; \
+	[ $$rc -eq 2 ] || { echo "expected drift on fresh hosts (exit 2), got $$rc"; exit 1; }; \
+	echo "== 2/3 apply the baseline =="; \
+	$(BIN)/socle apply --out $(OUT)/2-apply || exit 1; \
+	echo "== 3/3 audit again: everything compliant =="; \
+	$(BIN)/socle audit --out $(OUT)/3-audit-after || exit 1; \
+	echo; echo "Report before apply: $(CURDIR)/$(OUT)/1-audit-before/report.html"; \
+	echo "Report after apply:  $(CURDIR)/$(OUT)/3-audit-after/report.html"
+
+test: deps lint unit molecule lab integration ## everything CI runs
+
+apt: ## system packages (podman lab, report rendering in Chromium)
+	@if ! command -v podman >/dev/null || ! command -v runc >/dev/null || ! command -v debootstrap >/dev/null \
+	  || ! command -v chromium >/dev/null || ! command -v ssh >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    podman runc debootstrap openssh-client chromium python3-venv >/dev/null; fi
+
+venv: $(VENV)/.done
+$(VENV)/.done: requirements.txt constraints.txt pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements.txt -c constraints.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+deps: apt venv
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/yamllint -s .
+	$(BIN)/ansible-lint -q
+	$(PY) -m socle.catalogue readme --check README.md
+
+unit: venv
+	@$(BIN)/pytest -q tests/unit; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no test in tests/unit: that is a failure"; exit 1; fi; exit $$rc
+
+lab: deps
+	$(BIN)/socle lab up
+
+lab-down: venv
+	$(BIN)/socle lab down
+
+molecule: deps
+	cd $(CURDIR) && $(BIN)/molecule test -s default
+
+integration: deps
+	@$(BIN)/pytest -q tests/integration; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no test in tests/integration: that is a failure"; exit 1; fi; exit $$rc
+
+clean: lab-down
+	rm -rf out $(VENV)

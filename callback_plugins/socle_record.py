@@ -1,0 +1,199 @@
+"""Write Socle's run record: per host and per control, status, expected, actual and diff."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: socle_record
+type: aggregate
+short_description: Write the Socle run record (run.json)
+description:
+  - Groups task results by the control ID that starts each task name (C(M4-LNX-SSH-IDLE | ...)) and
+    writes, at the end of the run, one JSON record per run (schema in docs/run-record.md).
+  - Writes nothing unless the environment variable C(SOCLE_RECORD) names the output file, or
+    C(SOCLE_RECORD_DIR) names a folder (one file per run, C(<run id>-<mode>.json)).
+  - Results of C(no_log) tasks are censored by Ansible before they reach this plugin; the plugin also
+    drops their diff, expected and actual values.
+requirements: []
+"""
+
+import datetime as dt
+import difflib
+import json
+import os
+import re
+import secrets
+
+from ansible import __version__ as ansible_version
+from ansible import context
+from ansible.plugins.callback import CallbackBase
+
+CONTROL_RE = re.compile(r"^(M[1-8]-(?:LNX|WIN|ORG)-[A-Z0-9]+(?:-[A-Z0-9]+)*) \|")
+MAX_TEXT = 20000
+SCHEMA_VERSION = 1
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_run_id() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(4)
+
+
+def clip(text: str | None) -> str | None:
+    if text is None:
+        return None
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "\n[... cut by Socle: too long]\n"
+
+
+def unified(diff: dict) -> str:
+    """Unified diff text for one Ansible diff entry."""
+    before, after = diff.get("before", ""), diff.get("after", "")
+    if not isinstance(before, str) or not isinstance(after, str):
+        before, after = json.dumps(before, indent=1, sort_keys=True), json.dumps(after, indent=1, sort_keys=True)
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True), after.splitlines(keepends=True),
+        fromfile=str(diff.get("before_header", "before")), tofile=str(diff.get("after_header", "after")),
+    )
+    text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+    if diff.get("prepared"):
+        text += str(diff["prepared"])
+    return text
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "socle_record"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.path = os.environ.get("SOCLE_RECORD")
+        self.folder = os.environ.get("SOCLE_RECORD_DIR")
+        self.run = {
+            "id": os.environ.get("SOCLE_RUN_ID") or new_run_id(),
+            "mode": os.environ.get("SOCLE_RUN_MODE") or ("audit" if context.CLIARGS.get("check") else "apply"),
+            "started": now(), "finished": None, "ansible_version": ansible_version,
+            "socle_version": os.environ.get("SOCLE_VERSION", "0.1.0"), "playbooks": [], "errors": [],
+        }
+        self.hosts: dict[str, dict] = {}
+        self.tasks: dict[str, dict[str, list]] = {}
+
+    # -- collection ----------------------------------------------------------------------------
+    def host(self, name: str) -> dict:
+        return self.hosts.setdefault(name, {"status": "ok", "message": None, "facility": None, "platform": None})
+
+    def v2_playbook_on_start(self, playbook):
+        self.run["playbooks"].append(os.path.basename(playbook._file_name))
+
+    def v2_playbook_on_play_start(self, play):
+        try:
+            inventory = play.get_variable_manager()._inventory
+            for host in inventory.get_hosts(play.hosts):
+                self.host(host.name)
+        except Exception:  # noqa: BLE001 - the host list is a convenience; results still name hosts
+            pass
+
+    def _record(self, result, outcome: str) -> None:
+        host = result._host.get_name()
+        entry = self.host(host)
+        res = result._result
+        facts = res.get("ansible_facts") or {}
+        if isinstance(facts.get("socle"), dict):
+            entry["platform"] = facts["socle"].get("platform")
+        if isinstance(res.get("socle_host"), dict):
+            entry["facility"] = res["socle_host"].get("facility")
+            if res["socle_host"].get("check_mode") is not None and not os.environ.get("SOCLE_RUN_MODE"):
+                self.run["mode"] = "audit" if res["socle_host"]["check_mode"] else "apply"
+        name = result._task.get_name().strip()
+        match = CONTROL_RE.match(name)
+        msg = res.get("msg") if outcome in ("failed", "unreachable") else None
+        if not match:
+            if outcome == "failed":
+                entry["status"] = "error"
+                entry["message"] = f"{name}: {msg}"
+                if f"{host}: {name}: {msg}" not in self.run["errors"]:
+                    self.run["errors"].append(f"{host}: {name}: {msg}")
+            return
+        secret = bool(res.get("_ansible_no_log")) or "censored" in res
+        self.tasks.setdefault(host, {}).setdefault(match.group(1), []).append({
+            "name": name, "result": outcome, "msg": None if msg is None else str(msg),
+            "expected": None if secret else res.get("expected"),
+            "actual": None if secret else res.get("actual"),
+            "diff": None if secret else res.get("diff"),
+        })
+
+    def v2_runner_on_ok(self, result):
+        self._record(result, "changed" if result._result.get("changed") else "ok")
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._record(result, "failed")
+
+    def v2_runner_on_skipped(self, result):
+        self._record(result, "skipped")
+
+    def v2_runner_on_unreachable(self, result):
+        entry = self.host(result._host.get_name())
+        entry["status"] = "unreachable"
+        entry["message"] = str(result._result.get("msg", "unreachable"))
+        self._record(result, "unreachable")
+
+    # -- aggregation ---------------------------------------------------------------------------
+    def control(self, tasks: list[dict]) -> dict:
+        outcomes = [t["result"] for t in tasks]
+        changed = "changed" in outcomes
+        if "unreachable" in outcomes:
+            status = "unreachable"
+        elif "failed" in outcomes:
+            status = "error"
+        elif all(o == "skipped" for o in outcomes):
+            status = "not_applicable"
+        elif changed and self.run["mode"] == "audit":
+            status = "drift"
+        else:
+            status = "compliant"
+        expected = [str(t["expected"]) for t in tasks if t["expected"] not in (None, "")]
+        actual = [str(t["actual"]) for t in tasks if t["actual"] not in (None, "")]
+        diffs = []
+        for task in tasks:
+            if task["result"] != "changed" or not task["diff"]:
+                continue
+            entries = task["diff"] if isinstance(task["diff"], list) else [task["diff"]]
+            diffs += [unified(d) for d in entries if isinstance(d, dict)]
+        if changed and not expected:
+            afters = [d.get("after") for t in tasks if t["result"] == "changed" and isinstance(t["diff"], dict)
+                      for d in [t["diff"]] if isinstance(d.get("after"), str)]
+            befores = [d.get("before") for t in tasks if t["result"] == "changed" and isinstance(t["diff"], dict)
+                       for d in [t["diff"]] if isinstance(d.get("before"), str)]
+            expected, actual = afters, befores
+        messages = [t["msg"] for t in tasks if t["msg"]]
+        return {
+            "status": status, "changed": changed,
+            "expected": clip("\n".join(expected)) if expected else None,
+            "actual": clip("\n".join(actual)) if actual else None,
+            "diff": clip("".join(diffs)) if diffs else None,
+            "message": clip("; ".join(messages)) if messages else None,
+            "tasks": [{"name": t["name"], "result": t["result"], "msg": t["msg"]} for t in tasks],
+        }
+
+    def record(self) -> dict:
+        hosts = {}
+        for name, entry in sorted(self.hosts.items()):
+            controls = {cid: self.control(tasks) for cid, tasks in sorted(self.tasks.get(name, {}).items())}
+            hosts[name] = {**entry, "controls": controls}
+        return {"schema_version": SCHEMA_VERSION, "run": {**self.run, "finished": now()}, "hosts": hosts}
+
+    def v2_playbook_on_stats(self, stats):
+        if not self.path and not self.folder:
+            return
+        data = self.record()
+        if not self.path:
+            self.path = os.path.join(self.folder, f"{self.run['id']}-{self.run['mode']}.json")
+        folder = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(folder, exist_ok=True)
+        tmp = f"{self.path}.tmp-{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, ensure_ascii=False, sort_keys=False)
+            handle.write("\n")
+        os.replace(tmp, self.path)

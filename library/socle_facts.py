@@ -1,0 +1,106 @@
+#!/usr/bin/python
+"""Gather, in one round trip, the few facts Socle's roles need."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: socle_facts
+short_description: Gather the facts Socle's roles need, in one call
+description:
+  - Reads C(/etc/os-release), the presence of the GNOME desktop schemas and of the dconf tool,
+    the OpenSSH version and the init system, without running the full fact gathering.
+  - Read-only; safe in check mode.
+options:
+  root:
+    description: Root of the file system to inspect (tests only).
+    type: path
+    default: /
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+author: Socle
+"""
+
+EXAMPLES = r"""
+- name: Gather Socle facts
+  socle_facts:
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: C(socle) dictionary with os_id, os_version, os_family, platform, gnome, dconf,
+    openssh_version and systemd.
+  returned: always
+  type: dict
+"""
+
+import os
+import re
+
+from ansible.module_utils.basic import AnsibleModule
+
+GNOME_SCHEMA = "usr/share/glib-2.0/schemas/org.gnome.desktop.screensaver.gschema.xml"
+FAMILIES = {"debian": "Debian", "ubuntu": "Debian", "rhel": "RedHat", "fedora": "RedHat", "centos": "RedHat"}
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    """Parse os-release(5) KEY=value lines, with or without quotes."""
+    values = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key] = value.strip().strip('"').strip("'")
+    return values
+
+
+def os_family(release: dict[str, str]) -> str:
+    """Map os-release ID / ID_LIKE to an Ansible-style OS family."""
+    for candidate in [release.get("ID", "")] + release.get("ID_LIKE", "").split():
+        if candidate in FAMILIES:
+            return FAMILIES[candidate]
+    return release.get("ID", "unknown").capitalize()
+
+
+def parse_openssh_version(text: str) -> str | None:
+    """'OpenSSH_9.2p1 Debian-2+deb12u3, OpenSSL 3.0' -> '9.2'."""
+    match = re.search(r"OpenSSH_(\d+)\.(\d+)", text)
+    return f"{match.group(1)}.{match.group(2)}" if match else None
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec={"root": {"type": "path", "default": "/"}}, supports_check_mode=True)
+    root = module.params["root"]
+    release = {}
+    for candidate in ("etc/os-release", "usr/lib/os-release"):
+        path = os.path.join(root, candidate)
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as handle:
+                release = parse_os_release(handle.read())
+            break
+    name = release.get("NAME", "unknown").split()[0]
+    version = release.get("VERSION_ID", "")
+    openssh = None
+    ssh = module.get_bin_path("ssh")
+    if ssh:
+        _rc, out, err = module.run_command([ssh, "-V"])
+        openssh = parse_openssh_version(out + err)
+    facts = {
+        "os_id": release.get("ID", "unknown"),
+        "os_version": version,
+        "os_major": version.split(".")[0] if version else "",
+        "os_family": os_family(release),
+        "platform": f"{name} {version}".strip(),
+        "gnome": os.path.exists(os.path.join(root, GNOME_SCHEMA)),
+        "dconf": module.get_bin_path("dconf") is not None,
+        "openssh_version": openssh,
+        "systemd": os.path.isdir(os.path.join(root, "run/systemd/system")),
+    }
+    module.exit_json(changed=False, ansible_facts={"socle": facts})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""socle_policy: every bad policy value is refused with a message naming the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT, load_project_module
+
+policy = load_project_module("action_plugins", "socle_policy")
+
+
+def role_data(role: str) -> tuple[dict, dict, dict]:
+    base = ROOT / "roles" / role
+    options = yaml.safe_load((base / "meta/argument_specs.yml").read_text())["argument_specs"]["main"][
+        "options"
+    ]
+    bounds = yaml.safe_load((base / "meta/socle_bounds.yml").read_text())
+    defaults = yaml.safe_load((base / "defaults/main.yml").read_text())
+    return options, bounds, defaults
+
+
+def check(values: dict, role: str = "session_lock") -> list[str]:
+    options, bounds, defaults = role_data(role)
+    return policy.check_role(role, options, bounds, defaults, values, set(values))
+
+
+def test_defaults_are_valid():
+    assert check({}) == []
+
+
+def test_defaults_file_matches_argument_specs():
+    options, _bounds, defaults = role_data("session_lock")
+    assert defaults == {name: opt["default"] for name, opt in options.items()}
+
+
+def test_every_numeric_option_has_bounds():
+    options, bounds, _defaults = role_data("session_lock")
+    numeric = {n for n, o in options.items() if o["type"] in ("int", "float")}
+    assert numeric == set(bounds)
+    for name, bound in bounds.items():
+        assert bound["min"] <= options[name]["default"] <= bound["max"], name
+        assert bound.get("reference"), name
+
+
+@pytest.mark.parametrize(
+    ("values", "variable", "words"),
+    [
+        ({"session_lock_idle_timeout_s": -5}, "session_lock_idle_timeout_s", "below the minimum 60"),
+        ({"session_lock_idle_timeout_s": 3600}, "session_lock_idle_timeout_s", "above the maximum 1800"),
+        ({"session_lock_idle_timeout_s": "quinze minutes"}, "session_lock_idle_timeout_s", "int"),
+        ({"session_lock_idle_timeout_s": [900]}, "session_lock_idle_timeout_s", "int"),
+        ({"session_lock_gnome_lock_delay_s": 61}, "session_lock_gnome_lock_delay_s", "above the maximum 60"),
+        ({"session_lock_gnome_lock_delay_s": -1}, "session_lock_gnome_lock_delay_s", "below the minimum 0"),
+        ({"session_lock_gnome_enabled": "peut-être"}, "session_lock_gnome_enabled", "bool"),
+        (
+            {"session_lock_ssh_client_alive_count_max": 0},
+            "session_lock_ssh_client_alive_count_max",
+            "minimum 1",
+        ),
+        (
+            {"session_lock_ssh_client_alive_interval_s": 1801},
+            "session_lock_ssh_client_alive_interval_s",
+            "maximum",
+        ),
+        (
+            {"session_lock_idle_timout_s": 900},
+            "session_lock_idle_timout_s",
+            "did you mean session_lock_idle_timeout_s",
+        ),
+        (
+            {"session_lock_shel_enabled": True},
+            "session_lock_shel_enabled",
+            "did you mean session_lock_shell_enabled",
+        ),
+    ],
+)
+def test_bad_values_name_the_variable(values, variable, words):
+    errors = check(values)
+    assert errors, values
+    assert any(variable in e and words in e for e in errors), errors
+
+
+def test_string_numbers_from_the_command_line_are_accepted():
+    assert check({"session_lock_idle_timeout_s": "600"}) == []
+
+
+def test_find_role_reports_missing_spec(tmp_path: Path):
+    with pytest.raises(policy.AnsibleError, match="no meta/argument_specs.yml"):
+        policy.find_role("no_such_role", str(tmp_path))
