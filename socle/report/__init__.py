@@ -1,0 +1,96 @@
+"""Reports built from a run record: a self-contained HTML page and a JUnit XML file.
+
+``write_reports()`` is what the ``socle`` CLI calls after a run; ``python -m socle.report``
+renders an existing record by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from socle.record import RecordError, load_record
+from socle.report.html import render_html
+from socle.report.i18n import DEFAULT_LANG, LANGS, check_lang
+from socle.report.junit import render_junit
+
+__all__ = ["HTML_NAME", "JUNIT_NAME", "main", "render_html", "render_junit", "write_reports"]
+
+HTML_NAME = "report.html"
+JUNIT_NAME = "junit.xml"
+
+#: CLI exit code when the record cannot be read or the reports cannot be written.
+EXIT_REPORT_FAILED = 3
+
+
+def _load_catalogue(path: str | Path | None = None) -> Any:
+    """Load the real control catalogue (imported lazily: only needed when none is given)."""
+    from socle.catalogue import load_catalogue
+
+    return load_catalogue(path)
+
+
+def write_reports(
+    record_path: str | Path,
+    out_dir: str | Path,
+    lang: str = DEFAULT_LANG,
+    catalogue: Any = None,
+) -> dict[str, Path]:
+    """Write ``report.html`` and ``junit.xml`` for a run record into ``out_dir``.
+
+    Returns ``{"html": Path, "junit": Path}``. Raises :class:`socle.record.RecordError` if the
+    record is invalid and ``ValueError`` for an unsupported ``lang``.
+    """
+    check_lang(lang)
+    record = load_record(record_path)
+    if catalogue is None:
+        catalogue = _load_catalogue()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"html": out / HTML_NAME, "junit": out / JUNIT_NAME}
+    paths["html"].write_text(render_html(record, catalogue, lang=lang), encoding="utf-8")
+    paths["junit"].write_text(render_junit(record, catalogue), encoding="utf-8")
+    return paths
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m socle.report",
+        description="Render a Socle run record as report.html and junit.xml.",
+    )
+    parser.add_argument("record", type=Path, help="run record (JSON) written by the Socle callback plugin")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="output directory (default: the record's directory)"
+    )
+    parser.add_argument("--lang", choices=LANGS, default=DEFAULT_LANG, help="report language (default: fr)")
+    parser.add_argument(
+        "--catalogue", type=Path, default=None, help="control catalogue (default: the bundled one)"
+    )
+    parser.add_argument(
+        "--status-exit",
+        action="store_true",
+        help="exit with the run's status (0 compliant, 2 drift, 1 error) instead of 0",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI entry point; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    out_dir = args.out if args.out is not None else args.record.parent
+    try:
+        record = load_record(args.record)
+        catalogue = _load_catalogue(args.catalogue)
+        paths = write_reports(args.record, out_dir, lang=args.lang, catalogue=catalogue)
+    except RecordError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_REPORT_FAILED
+    except OSError as exc:
+        print(f"socle.report: {exc}", file=sys.stderr)
+        return EXIT_REPORT_FAILED
+    for path in paths.values():
+        print(path)
+    return record.exit_code() if args.status_exit else 0

@@ -1,0 +1,286 @@
+"""User-interface strings of the reports (French by default, English) and catalogue look-ups.
+
+``t(key, lang)`` returns a UI string; the ``catalogue_*`` helpers read the control catalogue
+(see ``socle.catalogue``) defensively, so a report never fails on an ID the catalogue lacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "DEFAULT_LANG",
+    "LANGS",
+    "STRINGS",
+    "check_lang",
+    "control_field",
+    "control_references",
+    "control_title",
+    "localized",
+    "measure_title",
+    "status_label",
+    "t",
+]
+
+DEFAULT_LANG = "fr"
+LANGS: tuple[str, ...] = ("fr", "en")
+
+STRINGS: dict[str, dict[str, str]] = {
+    "fr": {
+        "report_title_audit": "Rapport d'audit de sécurité",
+        "report_title_apply": "Rapport d'application du socle de sécurité",
+        "baseline": "Socle de sécurité des établissements sociaux et médico-sociaux",
+        "mode": "Mode",
+        "mode_audit": "Audit (simulation, aucune modification effectuée)",
+        "mode_apply": "Application (modifications effectuées sur les postes)",
+        "run_id": "Identifiant d'exécution",
+        "started": "Début",
+        "finished": "Fin",
+        "not_finished": "non terminée",
+        "duration": "Durée",
+        "ansible_version": "Version d'Ansible",
+        "socle_version": "Version de Socle",
+        "playbooks": "Playbooks",
+        "run_errors": "Erreurs d'exécution",
+        "verdict": "Résultat",
+        "verdict_ok": "Tous les contrôles évalués sont conformes ou non applicables.",
+        "verdict_drift": "Des écarts au socle ont été détectés.",
+        "verdict_error": "Des erreurs ou des hôtes injoignables empêchent un résultat complet.",
+        "verdict_unfinished": "L'exécution ne s'est pas terminée : le résultat est incomplet.",
+        "summary": "Synthèse",
+        "hosts": "Hôtes",
+        "host": "Hôte",
+        "hosts_evaluated": "hôtes évalués",
+        "results": "résultats de contrôle",
+        "controls_evaluated": "contrôles distincts",
+        "facility": "Établissement",
+        "platform": "Plateforme",
+        "host_status": "État de l'hôte",
+        "host_ok": "joignable",
+        "by_measure": "Résultats par mesure",
+        "measure": "Mesure",
+        "measure_n": "Mesure {n}",
+        "chart_title": "Répartition des résultats par mesure",
+        "no_control": "Aucun contrôle de cette mesure n'a été évalué lors de cette exécution.",
+        "control": "Contrôle",
+        "title": "Intitulé",
+        "per_host": "Résultat par hôte",
+        "matrix": "Matrice hôtes × contrôles",
+        "matrix_hint": "Chaque case indique le résultat d'un contrôle sur un hôte ; une case vide signifie "
+        "que le contrôle n'a pas été évalué sur cet hôte.",
+        "not_evaluated": "non évalué",
+        "findings": "Écarts et erreurs",
+        "findings_hint": "Chaque écart indique la valeur attendue par le socle, la valeur constatée et "
+        "la modification que le mode application apporterait.",
+        "findings_hint_apply": "Contrôles restés non conformes ou en erreur après application.",
+        "no_findings": "Aucun écart ni erreur.",
+        "changes": "Modifications effectuées",
+        "changes_hint": "Contrôles remis en conformité lors de cette exécution.",
+        "unreachable_hosts": "Hôtes injoignables ou en erreur",
+        "rationale": "Pourquoi ce contrôle",
+        "check": "Vérification",
+        "references": "Références",
+        "expected": "Attendu",
+        "actual": "Constaté",
+        "diff": "Modification prévue",
+        "diff_apply": "Modification effectuée",
+        "message": "Message",
+        "tasks": "Tâches Ansible",
+        "task_ok": "ok",
+        "task_changed": "modifiée",
+        "task_skipped": "ignorée",
+        "task_failed": "échec",
+        "task_unreachable": "injoignable",
+        "would_change": "serait modifié",
+        "was_changed": "modifié",
+        "unknown_control": "Contrôle absent du catalogue",
+        "none": "—",
+        "generated_by": "Rapport généré par Socle {version}",
+        "status_compliant": "conforme",
+        "status_drift": "écart",
+        "status_not_applicable": "non applicable",
+        "status_error": "erreur",
+        "status_unreachable": "injoignable",
+        "colon": "\u00a0: ",
+        "not_applicable_title": "Contrôles non applicables",
+        "not_applicable_hint": "Contrôles sans objet sur ces hôtes, avec la raison relevée lors de "
+        "l'exécution.",
+        "reason": "Raison",
+    },
+    "en": {
+        "report_title_audit": "Security audit report",
+        "report_title_apply": "Security baseline enforcement report",
+        "baseline": "Security baseline for social and medico-social facilities",
+        "mode": "Mode",
+        "mode_audit": "Audit (dry run, nothing was changed)",
+        "mode_apply": "Apply (changes were made on the hosts)",
+        "run_id": "Run ID",
+        "started": "Started",
+        "finished": "Finished",
+        "not_finished": "did not finish",
+        "duration": "Duration",
+        "ansible_version": "Ansible version",
+        "socle_version": "Socle version",
+        "playbooks": "Playbooks",
+        "run_errors": "Run errors",
+        "verdict": "Result",
+        "verdict_ok": "Every control evaluated is compliant or not applicable.",
+        "verdict_drift": "Drift from the baseline was found.",
+        "verdict_error": "Errors or unreachable hosts prevent a complete result.",
+        "verdict_unfinished": "The run did not finish: the result is incomplete.",
+        "summary": "Summary",
+        "hosts": "Hosts",
+        "host": "Host",
+        "hosts_evaluated": "hosts evaluated",
+        "results": "control results",
+        "controls_evaluated": "distinct controls",
+        "facility": "Facility",
+        "platform": "Platform",
+        "host_status": "Host status",
+        "host_ok": "reachable",
+        "by_measure": "Results by measure",
+        "measure": "Measure",
+        "measure_n": "Measure {n}",
+        "chart_title": "Results by measure",
+        "no_control": "No control of this measure was evaluated in this run.",
+        "control": "Control",
+        "title": "Title",
+        "per_host": "Result per host",
+        "matrix": "Host × control matrix",
+        "matrix_hint": "Each cell gives the result of one control on one host; an empty cell means the "
+        "control was not evaluated on that host.",
+        "not_evaluated": "not evaluated",
+        "findings": "Drift and errors",
+        "findings_hint": "Each drift shows the value the baseline expects, the value found and the "
+        "change apply mode would make.",
+        "findings_hint_apply": "Controls still not compliant, or in error, after apply.",
+        "no_findings": "No drift and no error.",
+        "changes": "Changes made",
+        "changes_hint": "Controls brought back into compliance by this run.",
+        "unreachable_hosts": "Unreachable hosts and hosts in error",
+        "rationale": "Why this control",
+        "check": "Check",
+        "references": "References",
+        "expected": "Expected",
+        "actual": "Found",
+        "diff": "Planned change",
+        "diff_apply": "Change made",
+        "message": "Message",
+        "tasks": "Ansible tasks",
+        "task_ok": "ok",
+        "task_changed": "changed",
+        "task_skipped": "skipped",
+        "task_failed": "failed",
+        "task_unreachable": "unreachable",
+        "would_change": "would change",
+        "was_changed": "changed",
+        "unknown_control": "Control not in the catalogue",
+        "none": "—",
+        "generated_by": "Report generated by Socle {version}",
+        "status_compliant": "compliant",
+        "status_drift": "drift",
+        "status_not_applicable": "not applicable",
+        "status_error": "error",
+        "status_unreachable": "unreachable",
+        "colon": ": ",
+        "not_applicable_title": "Controls not applicable",
+        "not_applicable_hint": "Controls that do not apply to these hosts, with the reason found during "
+        "the run.",
+        "reason": "Reason",
+    },
+}
+
+
+def check_lang(lang: str) -> str:
+    """Return ``lang`` if reports exist in it, else raise ``ValueError``."""
+    if lang not in STRINGS:
+        raise ValueError(f"unsupported report language {lang!r}: choose one of {', '.join(LANGS)}")
+    return lang
+
+
+def t(key: str, lang: str = DEFAULT_LANG, **params: object) -> str:
+    """Return the UI string ``key`` in ``lang``, formatted with ``params`` if any."""
+    text = STRINGS[check_lang(lang)][key]
+    return text.format(**params) if params else text
+
+
+def status_label(status: str, lang: str = DEFAULT_LANG) -> str:
+    """Translated word for a control status (``drift`` → ``écart``); unknown statuses pass through."""
+    return STRINGS[check_lang(lang)].get(f"status_{status}", status)
+
+
+# -- catalogue look-ups ----------------------------------------------------------------------------
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    """Read ``name`` from an object attribute or a mapping key."""
+    if isinstance(obj, Mapping):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def localized(value: Any, lang: str) -> str | None:
+    """Pick ``lang`` from a ``{"fr": ..., "en": ...}`` value, falling back to the other language."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        for key in (lang, DEFAULT_LANG, *LANGS):
+            text = value.get(key)
+            if text:
+                return str(text)
+        return None
+    return str(value)
+
+
+def _entry(catalogue: Any, control_id: str) -> Any:
+    controls = _get(catalogue, "controls") if catalogue is not None else None
+    if not isinstance(controls, Mapping):
+        return None
+    return controls.get(control_id)
+
+
+def control_field(catalogue: Any, control_id: str, name: str, lang: str) -> str | None:
+    """A localized text field (``title``, ``rationale``, ``check``) of a control, or ``None``."""
+    entry = _entry(catalogue, control_id)
+    return localized(_get(entry, name), lang) if entry is not None else None
+
+
+def control_title(catalogue: Any, control_id: str, lang: str) -> str | None:
+    """Title of a control in ``lang``, or ``None`` if the catalogue does not know the ID."""
+    if _entry(catalogue, control_id) is None:
+        return None
+    title = getattr(catalogue, "title", None)
+    if callable(title):
+        try:
+            text = title(control_id, lang)
+        except (KeyError, LookupError, ValueError):
+            text = None
+        if text:
+            return str(text)
+    return control_field(catalogue, control_id, "title", lang)
+
+
+def control_references(catalogue: Any, control_id: str) -> list[tuple[str, list[str]]]:
+    """References of a control as ``[("ANSSI", [...]), ("PGSSI-S", [...]), ("CIS", [...])]``."""
+    entry = _entry(catalogue, control_id)
+    refs = _get(entry, "references") if entry is not None else None
+    if not isinstance(refs, Mapping):
+        return []
+    labels = {"anssi": "ANSSI", "pgssi_s": "PGSSI-S", "cis": "CIS"}
+    out = []
+    for key, items in refs.items():
+        if items:
+            out.append((labels.get(key, str(key)), [str(item) for item in items]))
+    return out
+
+
+def measure_title(catalogue: Any, measure: int, lang: str) -> str | None:
+    """Title of measure ``measure`` in ``lang``, or ``None`` if the catalogue lacks it."""
+    measures = _get(catalogue, "measures") if catalogue is not None else None
+    if not isinstance(measures, Mapping):
+        return None
+    value = measures.get(measure, measures.get(str(measure)))
+    if isinstance(value, Mapping) and "title" in value and not {"fr", "en"} & set(value):
+        value = value["title"]
+    return localized(value, lang)

@@ -1,0 +1,114 @@
+"""Open the HTML report in headless Chromium: the DOM it builds and a screenshot."""
+
+from __future__ import annotations
+
+import html as htmlmod
+import shutil
+import struct
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from socle.record import load_record
+from socle.report import write_reports
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "runs"
+CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else shutil.which("chromium")
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)"
+)
+
+TITLES = {
+    "M4-LNX-GNOME-LOCK": ("Verrouillage de la session graphique GNOME", "Lock GNOME sessions"),
+    "M4-LNX-SHELL-TMOUT": ("Déconnexion des shells inactifs (TMOUT)", "Log out idle shells"),
+    "M4-LNX-SSH-IDLE": ("Fermeture des sessions SSH inactives", "Close idle SSH sessions"),
+}
+
+
+@dataclass
+class FakeCatalogue:
+    """Stand-in for socle.catalogue with the three session-lock controls."""
+
+    measures: dict[int, dict[str, str]] = field(
+        default_factory=lambda: {
+            n: {"fr": f"Mesure de test {n}", "en": f"Test measure {n}"} for n in range(1, 9)
+        }
+    )
+    controls: dict[str, Any] = field(
+        default_factory=lambda: {
+            cid: {
+                "id": cid,
+                "measure": 4,
+                "platform": "linux",
+                "kind": "config",
+                "title": {"fr": fr, "en": en},
+                "rationale": {"fr": "Une session ouverte expose les dossiers des résidents.", "en": "r"},
+                "check": {"fr": "Lire la configuration.", "en": "c"},
+                "references": {"anssi": ["R32"], "pgssi_s": ["§4"]},
+                "implemented": True,
+            }
+            for cid, (fr, en) in TITLES.items()
+        }
+    )
+
+    def title(self, control_id: str, lang: str) -> str:
+        return self.controls[control_id]["title"][lang]
+
+
+def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    assert CHROMIUM is not None
+    profile = tmp_path / "profile"
+    profile.mkdir(exist_ok=True)
+    command = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        *args,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
+
+
+@pytest.fixture
+def report(tmp_path: Path) -> Path:
+    paths = write_reports(FIXTURES / "audit-drift.json", tmp_path / "out", catalogue=FakeCatalogue())
+    return paths["html"]
+
+
+def test_dom_has_french_title_and_drift_rows(tmp_path: Path, report: Path) -> None:
+    result = chromium(tmp_path, "--dump-dom", report.as_uri())
+    assert result.returncode == 0, result.stderr[-2000:]
+    dom = result.stdout
+    assert "Rapport d'audit de sécurité" in dom
+    assert 'lang="fr"' in dom
+    rec = load_record(FIXTURES / "audit-drift.json")
+    assert dom.count('class="finding s-drift"') == len(rec.drift_pairs()) == 5
+    for host, cid in rec.drift_pairs():
+        control = rec.hosts[host].controls[cid]
+        assert host in dom and cid in dom and TITLES[cid][0] in dom
+        assert control.diff
+        for line in control.diff.rstrip("\n").split("\n"):
+            assert htmlmod.escape(line, quote=False) in dom, line
+    matrix = dom[dom.index('id="matrix"') : dom.index('id="findings"')]
+    assert matrix.count('class="cell s-drift"') == 5
+
+
+def test_screenshot_is_a_non_empty_png(tmp_path: Path, report: Path) -> None:
+    shot = tmp_path / "shot.png"
+    result = chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,2000", report.as_uri())
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    assert (width, height) == (1280, 2000)
+    assert len(data) > 20_000  # a blank page compresses to a few kB
