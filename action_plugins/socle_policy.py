@@ -54,7 +54,7 @@ def check_role(role: str, options: dict, bounds: dict, defaults: dict, values: d
     merged = {name: values.get(name, defaults.get(name)) for name in options if name in values or name in defaults}
     spec = {name: {k: v for k, v in opt.items() if k in ("type", "elements", "choices", "required", "options")}
             for name, opt in options.items()}
-    for name, opt in spec.items():
+    for opt in spec.values():
         if "options" in opt:
             opt["options"] = {k: {kk: vv for kk, vv in o.items() if kk != "description"}
                               for k, o in opt["options"].items()}

@@ -92,8 +92,8 @@ class CallbackModule(CallbackBase):
             inventory = play.get_variable_manager()._inventory
             for host in inventory.get_hosts(play.hosts):
                 self.host(host.name)
-        except Exception:  # noqa: BLE001 - the host list is a convenience; results still name hosts
-            pass
+        except Exception as exc:  # noqa: BLE001 - the host list is a convenience; results still name hosts
+            self._display.vvv(f"socle_record: could not list the play's hosts: {exc}")
 
     def _record(self, result, outcome: str) -> None:
         host = result._host.get_name()

@@ -269,12 +269,12 @@ def main() -> None:
     if not database_current:
         diffs.append({
             "before_header": f"{db_file} (compiled)", "after_header": f"{db_file} (compiled)",
-            "before": "stale or absent\n" if current_db is None or dconf else "not verifiable: dconf absent\n",
+            "before": ("absent\n" if current_db is None
+                       else "stale: differs from the keyfiles\n" if dconf else "not verifiable: dconf absent\n"),
             "after": "compiled from the keyfiles\n",
         })
-    expected = "\n".join(
-        f"/{d}/{k}={settings[d][k]}{' (locked)' if p['lock'] else ''}" for d in sorted(settings) for k in sorted(settings[d])
-    )
+    suffix = " (locked)" if p["lock"] else ""
+    expected = "\n".join(f"/{d}/{k}={settings[d][k]}{suffix}" for d in sorted(settings) for k in sorted(settings[d]))
     actual = read_effective(module, dconf, db, settings, dconf_dir) if dconf else "dconf tool absent"
     changed = bool(writes) or not database_current
     result = {"changed": changed, "expected": expected, "actual": actual, "database_current": database_current,

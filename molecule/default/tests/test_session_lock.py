@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from socle.record import load_record
 from socle.runner import RunOptions, run
 
