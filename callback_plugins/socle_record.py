@@ -28,6 +28,7 @@ from ansible import context
 from ansible.plugins.callback import CallbackBase
 
 CONTROL_RE = re.compile(r"^(M[1-8]-(?:LNX|WIN|ORG)-[A-Z0-9]+(?:-[A-Z0-9]+)*) \|")
+ROLE_PREFIX_RE = re.compile(r"^[\w.-]+ : ")  # get_name() puts "role : " before a role's task names
 MAX_TEXT = 20000
 SCHEMA_VERSION = 1
 
@@ -106,7 +107,7 @@ class CallbackModule(CallbackBase):
             entry["facility"] = res["socle_host"].get("facility")
             if res["socle_host"].get("check_mode") is not None and not os.environ.get("SOCLE_RUN_MODE"):
                 self.run["mode"] = "audit" if res["socle_host"]["check_mode"] else "apply"
-        name = result._task.get_name().strip()
+        name = ROLE_PREFIX_RE.sub("", result._task.get_name().strip())
         match = CONTROL_RE.match(name)
         msg = res.get("msg") if outcome in ("failed", "unreachable") else None
         if not match:
@@ -162,11 +163,10 @@ class CallbackModule(CallbackBase):
             entries = task["diff"] if isinstance(task["diff"], list) else [task["diff"]]
             diffs += [unified(d) for d in entries if isinstance(d, dict)]
         if changed and not expected:
-            afters = [d.get("after") for t in tasks if t["result"] == "changed" and isinstance(t["diff"], dict)
-                      for d in [t["diff"]] if isinstance(d.get("after"), str)]
-            befores = [d.get("before") for t in tasks if t["result"] == "changed" and isinstance(t["diff"], dict)
-                       for d in [t["diff"]] if isinstance(d.get("before"), str)]
-            expected, actual = afters, befores
+            entries = [d for t in tasks if t["result"] == "changed" and t["diff"]
+                       for d in (t["diff"] if isinstance(t["diff"], list) else [t["diff"]]) if isinstance(d, dict)]
+            expected = [d["after"] for d in entries if isinstance(d.get("after"), str)]
+            actual = [d["before"] for d in entries if isinstance(d.get("before"), str)]
         messages = [t["msg"] for t in tasks if t["msg"]]
         return {
             "status": status, "changed": changed,

@@ -173,7 +173,9 @@ def read_effective(module, dconf: str, db: str, settings, dconf_dir: str) -> str
     with tempfile.TemporaryDirectory(prefix="socle-dconf-") as tmp:
         profile = os.path.join(tmp, "profile")
         with open(profile, "w", encoding="utf-8") as handle:
-            handle.write(f"system-db:{db}\n")
+            # An empty user database in front (XDG_CONFIG_HOME is this empty folder): values come from
+            # the system database, and dconf reports which keys it locks against users.
+            handle.write(f"user-db:user\nsystem-db:{db}\n")
         env = {"DCONF_PROFILE": profile, "XDG_CONFIG_HOME": tmp, "XDG_RUNTIME_DIR": tmp}
         lines = []
         for directory in sorted(settings):

@@ -79,6 +79,11 @@ def run(options: RunOptions) -> tuple[Path, str]:
         "SOCLE_VERSION": __version__,
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_NOCOLOR": "1",
+        # ansible-runner replaces the callback path with its own; keep the project's in front
+        "ANSIBLE_CALLBACK_PLUGINS": str(ROOT / "callback_plugins"),
+        "ANSIBLE_CALLBACKS_ENABLED": "socle_record",
+        # ansible-playbook from the same environment as this Python, activated or not
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     try:
         result = ansible_runner.run(
