@@ -521,7 +521,8 @@ class TraceReport:
     def problems(self) -> list[str]:
         out = [f"{cid}: {why}" for cid, why in self.untraced.items()]
         out += [f"{cid}: not in the catalogue, used by {', '.join(at)}" for cid, at in self.unknown.items()]
-        out += [f"{cid}: implemented, but no live test (tests/integration, molecule/*/tests) mentions it" for cid in self.untested]
+        out += [f"{cid}: implemented, but no live test (tests/integration, molecule/*/tests) mentions it"
+                for cid in self.untested]
         return out
 
 

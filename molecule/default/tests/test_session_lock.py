@@ -64,7 +64,8 @@ def records_by_mode() -> dict[str, list]:
     found: dict[str, list] = {"audit": [], "apply": []}
     for path in sorted(RECORDS.glob("*.json")):
         record = load_record(path)
-        found[record.run.mode].append(record)
+        if "converge.yml" in record.run.playbooks:  # create, prepare, side_effect runs are not the baseline
+            found[record.run.mode].append(record)
     return found
 
 
