@@ -18,9 +18,11 @@ from socle.report import write_reports
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "runs"
 CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else shutil.which("chromium")
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)"
-)
+
+@pytest.fixture(autouse=True, scope="module")
+def _chromium_present():
+    assert CHROMIUM is not None, "chromium is not installed: run `make deps` (apt-get install chromium)"
+
 
 TITLES = {
     "M4-LNX-GNOME-LOCK": ("Verrouillage de la session graphique GNOME", "Lock GNOME sessions"),

@@ -70,8 +70,7 @@ def test_ansible_reads_the_inventory(tmp_path: Path) -> None:
     tool = Path(sys.executable).with_name("ansible-inventory")
     if not tool.exists():
         found = shutil.which("ansible-inventory")
-        if found is None:
-            pytest.skip("ansible-inventory is not installed")
+        assert found is not None, "ansible-inventory is not installed: run `make deps`"
         tool = Path(found)
     path = tmp_path / "hosts.yml"
     path.write_text(lab.dump_inventory(HOSTS, KEY), encoding="utf-8")

@@ -1,0 +1,121 @@
+"""The command line on the fresh lab: bad policy refused untouched, audit, apply, audit again.
+
+Runs after test_lab.py (which checks the lab is fresh) on the hosts `socle lab up` started.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from socle import lab
+from socle.record import load_record
+
+pytestmark = pytest.mark.lab
+
+HOSTS = {h.name: h for h in lab.read_state()}
+CONTROLS = {"M4-LNX-GNOME-LOCK", "M4-LNX-SHELL-TMOUT", "M4-LNX-SSH-IDLE"}
+FINGERPRINT = (
+    "sudo -n sh -c 'find /etc -xdev -printf \"%p %y %m %u:%g %s %l\\n\" | sort;"
+    " find /etc -xdev -type f -print0 | sort -z | xargs -0 sha256sum;"
+    " dpkg-query -W | sort; systemctl list-unit-files --state=enabled --no-legend | sort'"
+)
+
+
+def socle(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "socle", *args], capture_output=True, text=True, timeout=600)
+
+
+def fingerprints() -> dict[str, str]:
+    out = {}
+    for name, host in HOSTS.items():
+        proc = subprocess.run(lab.ssh_command(host, FINGERPRINT), capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        out[name] = proc.stdout
+    return out
+
+
+@pytest.fixture(scope="module")
+def fresh() -> dict[str, str]:
+    assert HOSTS, "no running lab: start it with `socle lab up`"
+    return fingerprints()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "words"),
+    [
+        ("session_lock_idle_timeout_s", "-5", "below the minimum 60"),
+        ("session_lock_gnome_lock_delay_s", "3600", "above the maximum 60"),
+        ("session_lock_idle_timeout_s", "quinze", "int"),
+        ("session_lock_gnome_enabled", "peut-etre", "bool"),
+        ("session_lock_idle_timout_s", "900", "did you mean session_lock_idle_timeout_s"),
+    ],
+)
+def test_bad_policy_stops_before_any_host_is_touched(fresh, tmp_path, variable, value, words):
+    inventory = tmp_path / "inventory"
+    (inventory / "group_vars" / "all").mkdir(parents=True)
+    (inventory / "hosts.yml").write_text(lab.inventory_path().read_text(encoding="utf-8"), encoding="utf-8")
+    policy = (lab.project_root() / "inventories/lab/group_vars/all/socle.yml").read_text(encoding="utf-8")
+    (inventory / "group_vars/all/socle.yml").write_text(policy + f"{variable}: {value}\n", encoding="utf-8")
+    proc = socle("apply", "-q", "-i", str(inventory), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert variable in proc.stderr and words in proc.stderr, proc.stderr
+    assert "nothing was changed" in proc.stderr
+    record = load_record(tmp_path / "out" / "run.json")
+    assert all(not h.controls for h in record.hosts.values())
+    assert fingerprints() == fresh
+
+
+def test_audit_apply_audit(fresh, tmp_path):
+    audit = socle("audit", "--out", str(tmp_path / "audit"))
+    assert audit.returncode == 2, audit.stdout + audit.stderr
+    assert "[audit] deb12-desk" in audit.stderr  # progress lines per host
+    assert fingerprints() == fresh
+    before = load_record(tmp_path / "audit" / "run.json")
+    desktops = {n for n, h in HOSTS.items() if h.desktop}
+    expected = {(h, c) for h in HOSTS for c in CONTROLS if h in desktops or c != "M4-LNX-GNOME-LOCK"}
+    assert before.drift_pairs() == expected
+    html = (tmp_path / "audit" / "report.html").read_text(encoding="utf-8")
+    assert 'lang="fr"' in html and "M4-LNX-SSH-IDLE" in html
+    assert (tmp_path / "audit" / "junit.xml").exists()
+
+    apply = socle("apply", "--out", str(tmp_path / "apply"), "--lang", "en")
+    assert apply.returncode == 0, apply.stdout + apply.stderr
+    assert load_record(tmp_path / "apply" / "run.json").changed_pairs() == expected
+    assert 'lang="en"' in (tmp_path / "apply" / "report.html").read_text(encoding="utf-8")
+
+    again = socle("audit", "--out", str(tmp_path / "again"))
+    assert again.returncode == 0, again.stdout + again.stderr
+    after = load_record(tmp_path / "again" / "run.json")
+    assert after.drift_pairs() == set()
+    statuses = {(h, c): r.status for h, host in after.hosts.items() for c, r in host.controls.items()}
+    assert set(statuses.values()) == {"compliant", "not_applicable"}
+
+
+def test_tags_select_one_control(tmp_path):
+    proc = socle("audit", "-q", "--tags", "M4-LNX-SSH-IDLE", "--out", str(tmp_path / "tag"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    record = json.loads((tmp_path / "tag" / "run.json").read_text(encoding="utf-8"))
+    assert {c for h in record["hosts"].values() for c in h["controls"]} == {"M4-LNX-SSH-IDLE"}
+
+
+def test_missing_inventory_is_a_clear_error(tmp_path):
+    proc = socle("audit", "-i", str(tmp_path / "nope.yml"), "--out", str(tmp_path / "x"))
+    assert proc.returncode == 1
+    assert "nope.yml does not exist" in proc.stderr
+
+
+def test_audit_playbook_refuses_to_run_without_check(tmp_path):
+    root = lab.project_root()
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(lab.inventory_path()),
+         str(root / "playbooks/audit.yml")],
+        capture_output=True, text=True, timeout=300, cwd=root,
+        env={"ANSIBLE_CONFIG": str(root / "ansible.cfg"), "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"},
+    )
+    assert proc.returncode != 0
+    assert "must run with --check" in proc.stdout + proc.stderr
