@@ -13,10 +13,10 @@ description:
   - Runs on the controller only: no connection to the host.
 options:
   roles:
-    description: Role names whose variables are checked.
+    description: Role names whose variables are checked; by default every role under the roles path
+      that has a C(meta/argument_specs.yml).
     type: list
     elements: str
-    required: true
 """
 
 import difflib
@@ -39,6 +39,17 @@ def find_role(name: str, basedir: str) -> str:
         if os.path.isfile(os.path.join(path, "meta", "argument_specs.yml")):
             return os.path.normpath(path)
     raise AnsibleError(f"socle_policy: role {name!r} has no meta/argument_specs.yml in {candidates}")
+
+
+def all_roles(basedir: str) -> list[str]:
+    """Every role with an argument spec, in the configured roles path and beside the playbooks."""
+    folders = [*C.DEFAULT_ROLES_PATH, os.path.join(basedir, "..", "roles"), os.path.join(basedir, "roles")]
+    found = set()
+    for folder in folders:
+        if os.path.isdir(folder):
+            found |= {n for n in os.listdir(folder)
+                      if os.path.isfile(os.path.join(folder, n, "meta", "argument_specs.yml"))}
+    return sorted(found)
 
 
 def load_yaml(path: str) -> dict:
@@ -94,6 +105,8 @@ class ActionModule(ActionBase):
         if isinstance(roles, str):
             roles = [roles]
         basedir = self._loader.get_basedir()
+        if not roles:
+            roles = all_roles(basedir)
         present = {k for k in task_vars.get("vars", task_vars) if isinstance(k, str)} | set(task_vars)
         errors: list[str] = []
         for role in roles:

@@ -11,6 +11,9 @@ description:
     writes, at the end of the run, one JSON record per run (schema in docs/run-record.md).
   - Writes nothing unless the environment variable C(SOCLE_RECORD) names the output file, or
     C(SOCLE_RECORD_DIR) names a folder (one file per run, C(<run id>-<mode>.json)).
+  - A module result may carry C(socle_finding) (C(status) compliant, drift or not_applicable, C(expected),
+    C(actual)): a measurement such as a signature age or a last backup age. Its status is the control's
+    in audit and apply alike, and the control is marked C(finding).
   - Results of C(no_log) tasks are censored by Ansible before they reach this plugin; the plugin also
     drops their diff, expected and actual values.
 requirements: []
@@ -123,6 +126,7 @@ class CallbackModule(CallbackBase):
             "expected": None if secret else res.get("expected"),
             "actual": None if secret else res.get("actual"),
             "diff": None if secret else res.get("diff"),
+            "finding": None if secret or not isinstance(res.get("socle_finding"), dict) else res["socle_finding"],
         })
 
     def v2_runner_on_ok(self, result):
@@ -144,18 +148,22 @@ class CallbackModule(CallbackBase):
     def control(self, tasks: list[dict]) -> dict:
         outcomes = [t["result"] for t in tasks]
         changed = "changed" in outcomes
+        findings = [t["finding"] for t in tasks if t["finding"]]
+        finding_status = {str(f.get("status")) for f in findings}
         if "unreachable" in outcomes:
             status = "unreachable"
-        elif "failed" in outcomes:
+        elif "failed" in outcomes or finding_status - {"compliant", "drift", "not_applicable"}:
             status = "error"
-        elif all(o == "skipped" for o in outcomes):
+        elif all(o == "skipped" for o in outcomes) or (findings and finding_status == {"not_applicable"}):
             status = "not_applicable"
-        elif changed and self.run["mode"] == "audit":
+        elif (changed and self.run["mode"] == "audit") or "drift" in finding_status:
             status = "drift"
         else:
             status = "compliant"
         expected = [str(t["expected"]) for t in tasks if t["expected"] not in (None, "")]
         actual = [str(t["actual"]) for t in tasks if t["actual"] not in (None, "")]
+        expected += [str(f["expected"]) for f in findings if f.get("expected") not in (None, "")]
+        actual += [str(f["actual"]) for f in findings if f.get("actual") not in (None, "")]
         diffs = []
         for task in tasks:
             if task["result"] != "changed" or not task["diff"]:
@@ -174,6 +182,7 @@ class CallbackModule(CallbackBase):
             "actual": clip("\n".join(actual)) if actual else None,
             "diff": clip("".join(diffs)) if diffs else None,
             "message": clip("; ".join(messages)) if messages else None,
+            "finding": bool(findings),
             "tasks": [{"name": t["name"], "result": t["result"], "msg": t["msg"]} for t in tasks],
         }
 

@@ -46,8 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("record", type=Path, help="a run.json written by audit or apply")
     rep.add_argument("--out", type=Path, help="output folder (default: the record's folder)")
     rep.add_argument("--lang", choices=["fr", "en"], default="fr")
-    lab = sub.add_parser("lab", help="start or stop the built-in lab of Debian hosts (podman)")
-    lab.add_argument("lab_args", nargs=argparse.REMAINDER, help="up | down | status | build (see socle lab --help)")
+    lab = sub.add_parser("lab", help="start or stop the built-in lab of Debian hosts (podman): up, down, status, build",
+                         add_help=False)
+    lab.add_argument("lab_args", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -106,6 +107,11 @@ def cmd_report(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["lab"]:  # the lab has its own options and --help
+        from socle import lab
+
+        return lab.main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command in ("audit", "apply"):
         return cmd_run(args)

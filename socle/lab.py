@@ -26,10 +26,14 @@ import yaml
 
 RELEASES = {"12": "bookworm", "13": "trixie"}
 IMAGE_REPO = "localhost/socle-lab"
-CONTAINER_PREFIX = "socle-lab-"
-LABEL = "socle.lab=1"
+# Several labs can run side by side (one per developer task): SOCLE_LAB_NAME names the containers and
+# their label, SOCLE_LAB_PORT the first SSH port, SOCLE_LAB_DIR the state and SOCLE_LAB_INVENTORY the
+# inventory file. The defaults are the lab of `make demo` and `make test`.
+LAB_NAME = os.environ.get("SOCLE_LAB_NAME", "socle-lab")
+CONTAINER_PREFIX = f"{LAB_NAME}-"
+LABEL = "socle.lab=1" if LAB_NAME == "socle-lab" else f"socle.lab={LAB_NAME}"
 OPERATOR = "socleadm"
-FIRST_PORT = 2201
+FIRST_PORT = int(os.environ.get("SOCLE_LAB_PORT", "2201"))
 MIRROR = "http://deb.debian.org/debian"
 SECURITY_MIRROR = "http://deb.debian.org/debian-security"
 BASE_PACKAGES = ("python3", "systemd", "systemd-sysv", "openssh-server", "sudo", "dbus")
@@ -136,8 +140,9 @@ def state_dir() -> Path:
 
 
 def inventory_path() -> Path:
-    """The generated Ansible inventory of the lab."""
-    return project_root() / "inventories" / "lab" / "hosts.yml"
+    """The generated Ansible inventory of the lab (``SOCLE_LAB_INVENTORY`` or inventories/lab/hosts.yml)."""
+    override = os.environ.get("SOCLE_LAB_INVENTORY")
+    return Path(override).resolve() if override else project_root() / "inventories" / "lab" / "hosts.yml"
 
 
 def state_path() -> Path:
@@ -724,7 +729,7 @@ def _print_table(rows: Sequence[Sequence[str]]) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m socle.lab", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="socle lab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     build = sub.add_parser("build", help="build the lab images (only those missing)")
     build.add_argument("--release", choices=sorted(RELEASES), action="append", help="default: all")

@@ -108,6 +108,7 @@ class ControlResult:
     diff: str | None
     message: str | None = None
     tasks: tuple[TaskResult, ...] = ()
+    finding: bool = False  # a measurement (signature age, last backup...) rather than a setting to enforce
 
     @property
     def measure(self) -> int | None:
@@ -258,6 +259,10 @@ class RunRecord:
         """(host, control ID) pairs in drift."""
         return {(h.name, c.id) for h, c in self.results() if c.status == "drift"}
 
+    def setting_drift_pairs(self) -> set[tuple[str, str]]:
+        """(host, control ID) pairs in drift that apply would change (findings excluded)."""
+        return {(h.name, c.id) for h, c in self.results() if c.status == "drift" and not c.finding}
+
     def changed_pairs(self) -> set[tuple[str, str]]:
         """(host, control ID) pairs whose ``changed`` flag is true."""
         return {(h.name, c.id) for h, c in self.results() if c.changed}
@@ -357,6 +362,7 @@ def parse_record(data: object, source: str = "<record>") -> RunRecord:
                 diff=c["diff"],
                 message=c.get("message"),
                 tasks=tuple(TaskResult(t["name"], t["result"], t.get("msg")) for t in c["tasks"]),
+                finding=c.get("finding", False),
             )
             for cid, c in host["controls"].items()
         }

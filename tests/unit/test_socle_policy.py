@@ -89,3 +89,13 @@ def test_string_numbers_from_the_command_line_are_accepted():
 def test_find_role_reports_missing_spec(tmp_path: Path):
     with pytest.raises(policy.AnsibleError, match="no meta/argument_specs.yml"):
         policy.find_role("no_such_role", str(tmp_path))
+
+
+def test_all_roles_finds_every_role_with_a_spec(tmp_path: Path):
+    (tmp_path / "roles/a/meta").mkdir(parents=True)
+    (tmp_path / "roles/a/meta/argument_specs.yml").write_text("argument_specs: {}\n")
+    (tmp_path / "roles/b/tasks").mkdir(parents=True)
+    (tmp_path / "playbooks").mkdir()
+    assert "a" in policy.all_roles(str(tmp_path / "playbooks"))
+    assert "b" not in policy.all_roles(str(tmp_path / "playbooks"))
+    assert "session_lock" in policy.all_roles(str(ROOT / "playbooks"))
