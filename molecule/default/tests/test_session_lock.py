@@ -73,7 +73,7 @@ def test_check_mode_predicted_exactly_what_apply_changed():
     runs = records_by_mode()
     assert len(runs["audit"]) == 1 and len(runs["apply"]) == 2, {k: len(v) for k, v in runs.items()}
     audit, converge, idempotence = runs["audit"][0], runs["apply"][0], runs["apply"][1]
-    assert audit.run.errors == [] and converge.run.errors == []
+    assert not audit.run.errors and not converge.run.errors
     assert set(audit.hosts) == set(HOSTS)
     for name, desktop in HOSTS.items():
         assert set(audit.hosts[name].controls) == CONTROLS
