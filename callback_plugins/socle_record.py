@@ -11,9 +11,9 @@ description:
     writes, at the end of the run, one JSON record per run (schema in docs/run-record.md).
   - Writes nothing unless the environment variable C(SOCLE_RECORD) names the output file, or
     C(SOCLE_RECORD_DIR) names a folder (one file per run, C(<run id>-<mode>.json)).
-  - A module result may carry C(socle_finding) (C(status) compliant, drift or not_applicable, C(expected),
-    C(actual)): a measurement such as a signature age or a last backup age. Its status is the control's
-    in audit and apply alike, and the control is marked C(finding).
+  - A module result may carry C(socle_finding) with C(status) (compliant, drift or not_applicable),
+    C(expected) and C(actual) - a measurement such as a signature age or a last backup age. Its status
+    is the control's in audit and apply alike, and the control is marked C(finding).
   - Results of C(no_log) tasks are censored by Ansible before they reach this plugin; the plugin also
     drops their diff, expected and actual values.
 requirements: []
