@@ -57,7 +57,9 @@ class Progress:
         word = self.WORDS[kind]
         if kind == "runner_on_ok" and data.get("res", {}).get("changed"):
             word = "would change" if self.mode == "audit" else "changed"
-        task = str(data.get("task", "")).split(" | ")[0]
+        task = str(data.get("task", "")).split(" : ", 1)[-1]
+        if len(task) > 72:
+            task = task[:71] + "…"
         print(f"[{self.mode}] {data.get('host', '?'):<16} {word:<12} {task}", file=sys.stderr, flush=True)
         return True
 
