@@ -82,7 +82,7 @@ def cmd_run(args) -> int:
     except RecordError as exc:
         print(f"socle: invalid run record {record_path}: {exc}", file=sys.stderr)
         return 1
-    paths = write_reports(record_path, args.out, lang=args.lang)
+    paths = write_reports(record_path, args.out, lang=args.lang, record=record)
     for message in record.run.errors:
         print(f"socle: error: {message}", file=sys.stderr)
     print(f"{args.command}: {summary_line(record)}")

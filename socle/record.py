@@ -7,9 +7,10 @@ documented in ``docs/run-record.md``.
 
 from __future__ import annotations
 
+import gc
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -74,6 +75,7 @@ class RecordError(ValueError):
         super().__init__("\n".join(lines))
 
 
+@lru_cache(maxsize=4096)
 def measure_of(control_id: str) -> int | None:
     """Return the measure number (1-8) encoded in a control ID (``M4-LNX-SSH-IDLE`` → 4)."""
     match = _MEASURE_RE.match(control_id)
@@ -228,12 +230,14 @@ class RunRecord:
         for name, host in self.hosts.items():
             host_statuses[host.status] = host_statuses.get(host.status, 0) + 1
             counts = hosts[name] = _zero()
-            for control in host.controls.values():
-                overall[control.status] += 1
-                counts[control.status] += 1
-                measure = control.measure
+            for cid, control in host.controls.items():
+                status = control.status
+                counts[status] += 1
+                measure = measure_of(cid)
                 if measure is not None:
-                    measures[measure][control.status] += 1
+                    measures[measure][status] += 1
+            for status, count in counts.items():
+                overall[status] += count
         return Summary(overall=overall, hosts=hosts, measures=measures, host_statuses=host_statuses)
 
     def exit_code(self) -> int:
@@ -311,15 +315,241 @@ def _json_path(parts: Iterable[str | int]) -> str:
     return out
 
 
-def validate_record(data: object) -> list[tuple[str, str]]:
-    """Return the schema problems of a decoded record as ``(json_path, message)``, sorted."""
-    problems = []
-    for error in _validator().iter_errors(data):
+# -- fast validation -------------------------------------------------------------------------------
+# ``jsonschema`` walks a 1,000-host record (100,000 controls) in over a minute. The schema only uses a
+# handful of keywords, so it is compiled once into plain Python source (one function per object or
+# array in the schema) that answers "valid or not" in a fraction of a second. The code is generated
+# from the schema file itself, never a hand-written copy of it, and is conservative: whenever it
+# says "invalid", or the schema uses a keyword it does not know, ``jsonschema`` runs, has the last
+# word and writes the messages.
+
+_Check = Callable[[object], bool]
+
+#: Keywords that only annotate: they never make an instance invalid.
+_ANNOTATIONS = frozenset({"$schema", "$id", "$defs", "$comment", "title", "description", "default", "examples"})
+_OBJECT_KEYWORDS = frozenset({"required", "properties", "additionalProperties", "propertyNames"})
+_SUPPORTED = _ANNOTATIONS | _OBJECT_KEYWORDS | {"$ref", "type", "const", "enum", "pattern", "format", "items"}
+_TYPE_EXPRESSIONS = {
+    "object": "isinstance({x}, dict)",
+    "array": "isinstance({x}, list)",
+    "string": "isinstance({x}, str)",
+    "boolean": "isinstance({x}, bool)",
+    "null": "{x} is None",
+    "integer": "_is_integer({x})",
+    "number": "(isinstance({x}, (int, float)) and not isinstance({x}, bool))",
+}
+
+
+class _Unsupported(Exception):
+    """The schema uses something the generated code does not implement."""
+
+
+def _is_integer(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+
+
+class _CheckWriter:
+    """Write the Python source of a predicate for a JSON Schema (the subset the record schema uses).
+
+    Constants (sets, compiled patterns) are passed by name in ``namespace``; property names appear
+    in the source only through ``repr``.
+    """
+
+    def __init__(self, root: Mapping[str, Any]) -> None:
+        self.root = root
+        self.namespace: dict[str, Any] = {"_is_integer": _is_integer, "_is_date_time": _is_date_time}
+        self.functions: list[str] = []
+        self.refs: dict[str, str] = {}
+        self.count = 0
+
+    def _name(self, prefix: str) -> str:
+        self.count += 1
+        return f"_{prefix}{self.count}"
+
+    def _const(self, prefix: str, value: Any) -> str:
+        name = self._name(prefix)
+        self.namespace[name] = value
+        return name
+
+    @staticmethod
+    def _equals(value: Any, x: str) -> str:
+        """``const``/``enum`` equality as JSON Schema means it (``true`` is not ``1``), scalars only."""
+        if value is None or isinstance(value, bool):
+            return f"{x} is {value!r}"
+        if isinstance(value, str):
+            return f"(isinstance({x}, str) and {x} == {value!r})"
+        if isinstance(value, (int, float)) and value == value:  # NaN never equals
+            return f"(isinstance({x}, (int, float)) and not isinstance({x}, bool) and {x} == {value!r})"
+        raise _Unsupported(f"const/enum value {value!r}")
+
+    def expression(self, schema: Any, x: str) -> str:
+        """A Python expression true when the value named ``x`` is valid against ``schema``."""
+        if schema is True:
+            return "True"
+        if schema is False:
+            return "False"
+        if not isinstance(schema, Mapping):
+            raise _Unsupported(f"schema {schema!r}")
+        unknown = set(schema) - _SUPPORTED
+        if unknown:
+            raise _Unsupported(", ".join(sorted(unknown)))
+        parts: list[str] = []
+        if "type" in schema:
+            names = [schema["type"]] if isinstance(schema["type"], str) else list(schema["type"])
+            if not names or any(name not in _TYPE_EXPRESSIONS for name in names):
+                raise _Unsupported(f"type {schema['type']!r}")
+            parts.append("(" + " or ".join(_TYPE_EXPRESSIONS[n].format(x=x) for n in names) + ")")
+        if "const" in schema:
+            parts.append(self._equals(schema["const"], x))
+        if "enum" in schema:
+            members = list(schema["enum"])
+            if members and all(isinstance(m, str) for m in members):
+                parts.append(f"(isinstance({x}, str) and {x} in {self._const('enum', frozenset(members))})")
+            else:
+                parts.append("(" + (" or ".join(self._equals(m, x) for m in members) or "False") + ")")
+        if "pattern" in schema:
+            search = self._const("pattern", re.compile(schema["pattern"]).search)
+            parts.append(f"(not isinstance({x}, str) or {search}({x}) is not None)")
+        if schema.get("format") == "date-time":  # the only format the validator checks (see _validator)
+            parts.append(f"_is_date_time({x})")
+        if "items" in schema:
+            parts.append(f"{self.array(schema['items'])}({x})")
+        if _OBJECT_KEYWORDS & set(schema):
+            parts.append(f"{self.object(schema)}({x})")
+        if "$ref" in schema:
+            parts.append(f"{self.ref(schema['$ref'])}({x})")
+        return " and ".join(parts) if parts else "True"
+
+    def ref(self, ref: str) -> str:
+        if not ref.startswith("#"):
+            raise _Unsupported(f"$ref {ref!r}")
+        if ref not in self.refs:
+            name = self.refs[ref] = self._name("ref")  # before writing: recursive schemas work
+            node: Any = self.root
+            for part in filter(None, ref[1:].split("/")):
+                node = node[part.replace("~1", "/").replace("~0", "~")]
+            self.functions.append(f"def {name}(v):\n    return {self.expression(node, 'v')}\n")
+        return self.refs[ref]
+
+    def array(self, items: Any) -> str:
+        name = self._name("array")
+        check = self.expression(items, "x")
+        self.functions.append(
+            f"def {name}(v):\n"
+            "    if isinstance(v, list):\n"
+            "        for x in v:\n"
+            f"            if not ({check}):\n"
+            "                return False\n"
+            "    return True\n"
+        )
+        return name
+
+    def object(self, schema: Mapping[str, Any]) -> str:
+        name = self._name("object")
+        body = ["    if not isinstance(v, dict):", "        return True", "    keys = v.keys()"]
+        required = list(schema.get("required", ()))
+        properties = dict(schema.get("properties", {}))
+        additional = schema.get("additionalProperties", True)
+        if required:
+            body += [f"    if not {self._const('required', frozenset(required))} <= keys:", "        return False"]
+        if additional is False:
+            body += [f"    if not keys <= {self._const('allowed', frozenset(properties))}:", "        return False"]
+        for prop, sub in properties.items():
+            check = self.expression(sub, "x")
+            if check == "True":
+                continue
+            if prop in required:
+                body += [f"    x = v[{prop!r}]"]
+            else:
+                body += [f"    x = v.get({prop!r}, _MISSING)", "    if x is not _MISSING:"]
+            indent = "        " if prop not in required else "    "
+            body += [f"{indent}if not ({check}):", f"{indent}    return False"]
+        additional_check = "True" if additional is False else self.expression(additional, "x")
+        names_check = self.expression(schema["propertyNames"], "key") if "propertyNames" in schema else "True"
+        if additional_check != "True" or names_check != "True":
+            body += ["    for key, x in v.items():"]
+            if names_check != "True":
+                seen = self._const("names", set())  # keys found valid already: control IDs repeat
+                body += [
+                    f"        if key not in {seen}:",
+                    f"            if not ({names_check}):",
+                    "                return False",
+                    f"            if len({seen}) < 100000:",
+                    f"                {seen}.add(key)",
+                ]
+            if additional_check != "True":
+                props = self._const("properties", frozenset(properties))
+                body += [f"        if key not in {props} and not ({additional_check}):", "            return False"]
+        body += ["    return True"]
+        self.functions.append(f"def {name}(v):\n" + "\n".join(body) + "\n")
+        return name
+
+    def compile(self, schema: Any) -> _Check:
+        check = self.expression(schema, "v")
+        self.functions.append(f"def _check(v):\n    return {check}\n")
+        namespace = {**self.namespace, "_MISSING": object()}
+        exec(compile("\n".join(self.functions), "<run-record schema checks>", "exec"), namespace)  # noqa: S102
+        return namespace["_check"]
+
+
+@lru_cache(maxsize=1)
+def _fast_checks() -> tuple[_Check, _Check | None] | None:
+    """``(whole record, one host)`` predicates compiled from the schema, or ``None`` if unsupported."""
+    schema = _schema()
+    try:
+        record = _CheckWriter(schema).compile(schema)
+        host_schema = schema.get("properties", {}).get("hosts", {}).get("additionalProperties")
+        host = _CheckWriter(schema).compile(host_schema) if isinstance(host_schema, Mapping) else None
+    except (_Unsupported, KeyError, TypeError, ValueError, SyntaxError, re.error):
+        return None
+    return record, host
+
+
+def _problems(
+    errors: Iterable[jsonschema.ValidationError], prefix: tuple[str | int, ...] = ()
+) -> list[tuple[str, str]]:
+    out = []
+    for error in errors:
         message = error.message
         if len(message) > 300:
             message = message[:297] + "..."
-        problems.append((_json_path(error.absolute_path), message))
+        out.append((_json_path((*prefix, *error.absolute_path)), message))
+    return out
+
+
+def validate_record(data: object) -> list[tuple[str, str]]:
+    """Return the schema problems of a decoded record as ``(json_path, message)``, sorted.
+
+    A valid record is recognised by the compiled predicates; only an invalid one goes through
+    ``jsonschema`` for the messages, host by host so that one bad host in a large record is
+    reported quickly.
+    """
+    fast = _fast_checks()
+    if fast is None:
+        return sorted(set(_problems(_validator().iter_errors(data))))
+    record_ok, host_ok = fast
+    if record_ok(data):
+        return []
+    hosts = data.get("hosts") if isinstance(data, dict) else None
+    if host_ok is None or not isinstance(hosts, dict):
+        return sorted(set(_problems(_validator().iter_errors(data))))
+    # The run block and top level on their own (hosts emptied: a shallow copy), then each bad host.
+    problems = _problems(_validator().iter_errors({**data, "hosts": {}}))
+    host_validator = _host_validator()
+    for name, host in hosts.items():
+        if not host_ok(host):
+            problems += _problems(host_validator.iter_errors(host), ("hosts", name))
     return sorted(set(problems))
+
+
+@lru_cache(maxsize=1)
+def _host_validator() -> jsonschema.protocols.Validator:
+    schema = _schema()
+    host_schema = {**schema["properties"]["hosts"]["additionalProperties"], "$defs": schema.get("$defs", {})}
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(host_schema, format_checker=_validator().format_checker)
 
 
 def parse_record(data: object, source: str = "<record>") -> RunRecord:
@@ -350,22 +580,46 @@ def parse_record(data: object, source: str = "<record>") -> RunRecord:
         playbooks=tuple(run["playbooks"]),
         errors=tuple(run.get("errors", ())),
     )
+    # Results are frozen, so identical ones (the same control found the same way on many hosts) are
+    # built once and shared: a large run loads in far less time and memory.
+    tasks_seen: dict[tuple[str, str, str | None], TaskResult] = {}
+    controls_seen: dict[tuple[Any, ...], ControlResult] = {}
     hosts: dict[str, HostResult] = {}
     for name, host in data["hosts"].items():
-        controls = {
-            cid: ControlResult(
-                id=cid,
-                status=c["status"],
-                changed=c["changed"],
-                expected=c["expected"],
-                actual=c["actual"],
-                diff=c["diff"],
-                message=c.get("message"),
-                tasks=tuple(TaskResult(t["name"], t["result"], t.get("msg")) for t in c["tasks"]),
-                finding=c.get("finding", False),
+        controls: dict[str, ControlResult] = {}
+        for cid, c in host["controls"].items():
+            task_keys = tuple([(t["name"], t["result"], t.get("msg")) for t in c["tasks"]])
+            key = (
+                cid,
+                c["status"],
+                c["changed"],
+                c["expected"],
+                c["actual"],
+                c["diff"],
+                c.get("message"),
+                task_keys,
+                c.get("finding", False),
             )
-            for cid, c in host["controls"].items()
-        }
+            result = controls_seen.get(key)
+            if result is None:
+                tasks = []
+                for task_key in task_keys:
+                    task = tasks_seen.get(task_key)
+                    if task is None:
+                        task = tasks_seen[task_key] = TaskResult(*task_key)
+                    tasks.append(task)
+                result = controls_seen[key] = ControlResult(
+                    id=cid,
+                    status=key[1],
+                    changed=key[2],
+                    expected=key[3],
+                    actual=key[4],
+                    diff=key[5],
+                    message=key[6],
+                    tasks=tuple(tasks),
+                    finding=key[8],
+                )
+            controls[cid] = result
         hosts[name] = HostResult(
             name=name,
             status=host["status"],
@@ -386,10 +640,18 @@ def load_record(path: str | Path) -> RunRecord:
         raise RecordError(source, [("$", f"cannot read file: {exc.strerror or exc}")]) from exc
     except UnicodeDecodeError as exc:
         raise RecordError(source, [("$", f"not UTF-8 text: {exc}")]) from exc
+    # A large record is hundreds of thousands of small dicts and lists, none of them in a reference
+    # cycle: the cyclic garbage collector would only walk them again and again while they are built.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RecordError(
-            source, [("$", f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")]
-        ) from exc
-    return parse_record(data, source)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise RecordError(
+                source, [("$", f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")]
+            ) from exc
+        return parse_record(data, source)
+    finally:
+        if gc_was_enabled:
+            gc.enable()

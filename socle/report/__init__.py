@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from socle.record import RecordError, load_record
+from socle.record import RecordError, RunRecord, load_record
 from socle.report.html import render_html
 from socle.report.i18n import DEFAULT_LANG, LANGS, check_lang
 from socle.report.junit import render_junit
@@ -38,14 +38,17 @@ def write_reports(
     out_dir: str | Path,
     lang: str = DEFAULT_LANG,
     catalogue: Any = None,
+    record: RunRecord | None = None,
 ) -> dict[str, Path]:
     """Write ``report.html`` and ``junit.xml`` for a run record into ``out_dir``.
 
     Returns ``{"html": Path, "junit": Path}``. Raises :class:`socle.record.RecordError` if the
-    record is invalid and ``ValueError`` for an unsupported ``lang``.
+    record is invalid and ``ValueError`` for an unsupported ``lang``. A caller that has already
+    loaded the record from ``record_path`` passes it as ``record`` so that it is not read twice.
     """
     check_lang(lang)
-    record = load_record(record_path)
+    if record is None:
+        record = load_record(record_path)
     if catalogue is None:
         catalogue = _load_catalogue()
     out = Path(out_dir)
@@ -84,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         record = load_record(args.record)
         catalogue = _load_catalogue(args.catalogue)
-        paths = write_reports(args.record, out_dir, lang=args.lang, catalogue=catalogue)
+        paths = write_reports(args.record, out_dir, lang=args.lang, catalogue=catalogue, record=record)
     except RecordError as exc:
         print(exc, file=sys.stderr)
         return EXIT_REPORT_FAILED

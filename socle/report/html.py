@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from socle import __version__
 from socle.record import CONTROL_STATUSES, MEASURES, ControlResult, HostResult, RunRecord, measure_of
@@ -29,7 +29,16 @@ from socle.report.i18n import (
 )
 from socle.report.junit import xml_safe
 
-__all__ = ["STATUS_SYMBOLS", "TEMPLATE_DIR", "build_context", "clean_html_text", "render_html"]
+__all__ = [
+    "HOSTS_SHOWN",
+    "MATRIX_MAX_HOSTS",
+    "STATUS_CODES",
+    "STATUS_SYMBOLS",
+    "TEMPLATE_DIR",
+    "build_context",
+    "clean_html_text",
+    "render_html",
+]
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 TEMPLATE_NAME = "report.html.j2"
@@ -61,10 +70,18 @@ def clean_html_text(text: str) -> str:
     return _BIDI_CONTROLS.sub(lambda m: f"[U+{ord(m.group()):04X}]", xml_safe(text))
 
 
+@lru_cache(maxsize=16384)
+def _clean_escaped(text: str) -> Markup:
+    return escape(clean_html_text(text))
+
+
 def _finalize(value: Any) -> Any:
-    """Clean every interpolated string before it is escaped (Markup is left alone)."""
+    """Clean and escape every interpolated string (Markup is left alone).
+
+    Cached: a large report prints the same host names and labels thousands of times.
+    """
     if isinstance(value, str) and not isinstance(value, Markup):
-        return clean_html_text(value)
+        return _clean_escaped(value) if type(value) is str else escape(clean_html_text(value))
     return value
 
 
@@ -79,10 +96,33 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    # For values joined in the template: ``join`` returns markup, which ``finalize`` leaves alone.
+    env.filters["clean"] = lambda value: clean_html_text(str(value))
     return env
 
 
 # -- view model ------------------------------------------------------------------------------------
+#: Above this many hosts the host × control matrix (one cell per result) is replaced by a host ×
+#: measure summary: 1,000 hosts × 100 controls would be 100,000 cells nobody can read.
+MATRIX_MAX_HOSTS = 200
+#: Hosts named in the summary of a large run (those with the most drift and errors).
+TOP_HOSTS = 10
+#: Host names shown at once in a group of findings; the others are in a collapsible list.
+HOSTS_SHOWN = 8
+
+#: One-letter CSS class of each status in the matrix cells (``x``: not evaluated).
+STATUS_CODES: dict[str, str] = {
+    "compliant": "c",
+    "drift": "d",
+    "not_applicable": "n",
+    "error": "e",
+    "unreachable": "u",
+}
+#: Order of gravity used to summarise several results in one cell (worst last).
+_GRAVITY: dict[str, int] = {"not_applicable": 0, "compliant": 1, "drift": 2, "unreachable": 3, "error": 4}
+_PROBLEMS = ("drift", "error", "unreachable")
+
+
 @dataclass
 class Segment:
     """One coloured part of a stacked bar."""
@@ -95,11 +135,12 @@ class Segment:
 
 @dataclass
 class ControlRow:
-    """A control as listed under its measure."""
+    """A control as listed under its measure: counts per status and links to its findings."""
 
     id: str
     title: str | None
-    cells: list[tuple[str, str | None]]  # (host name, status or None if not evaluated there)
+    counts: dict[str, int]
+    groups: list[FindingGroup] = field(default_factory=list)
 
 
 @dataclass
@@ -123,17 +164,69 @@ class DiffLine:
 
 
 @dataclass
-class Finding:
-    """A (host, control) pair worth explaining: drift, error, unreachable, or a change made."""
+class ControlInfo:
+    """What the catalogue says about a control (looked up once per control, not per result)."""
 
-    anchor: str
-    host: HostResult
-    control: ControlResult
     title: str | None
     rationale: str | None
     check: str | None
     references: list[tuple[str, list[str]]]
+
+
+@dataclass
+class FindingGroup:
+    """One result (drift, error, unreachable, or a change made) and every host that gave exactly it.
+
+    Hosts are grouped when their results are equal in every field (status, changed, expected,
+    actual, diff, message, tasks, finding): whatever differs from one host to another gets a group
+    of its own, so no per-host detail is lost.
+    """
+
+    anchor: str
+    control: ControlResult
+    info: ControlInfo
     diff: list[DiffLine]
+    hosts: list[HostResult] = field(default_factory=list)
+
+    @property
+    def title(self) -> str | None:
+        return self.info.title
+
+    @property
+    def shown(self) -> list[HostResult]:
+        """Hosts listed at once (all of them when only a few would be hidden)."""
+        return self.hosts if len(self.hosts) <= HOSTS_SHOWN + 2 else self.hosts[:HOSTS_SHOWN]
+
+    @property
+    def more(self) -> list[HostResult]:
+        """Hosts listed in the collapsible part."""
+        return self.hosts[len(self.shown) :]
+
+
+@dataclass
+class NotApplicableGroup:
+    """A control not applicable for the same reason on one or more hosts."""
+
+    control_id: str
+    message: str | None
+    hosts: list[HostResult] = field(default_factory=list)
+
+    @property
+    def shown(self) -> list[HostResult]:
+        return self.hosts if len(self.hosts) <= HOSTS_SHOWN + 2 else self.hosts[:HOSTS_SHOWN]
+
+    @property
+    def more(self) -> list[HostResult]:
+        return self.hosts[len(self.shown) :]
+
+
+@dataclass
+class MatrixRow:
+    """One host of the matrix: ``cells`` are ``(css class, text)`` pairs, or ``None`` for a host
+    that could not be evaluated at all (shown as one wide cell)."""
+
+    host: HostResult
+    cells: list[tuple[str, str]] | None
 
 
 def _segments(counts: dict[str, int], width: float) -> list[Segment]:
@@ -199,25 +292,119 @@ def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _finding(index: int, host: HostResult, control: ControlResult, catalogue: Any, lang: str) -> Finding:
-    return Finding(
-        anchor=f"finding-{index}",
-        host=host,
-        control=control,
-        title=control_title(catalogue, control.id, lang),
-        rationale=control_field(catalogue, control.id, "rationale", lang),
-        check=control_field(catalogue, control.id, "check", lang),
-        references=control_references(catalogue, control.id),
-        diff=_diff_lines(control.diff),
-    )
+def _group(
+    results: list[tuple[HostResult, ControlResult]], infos: dict[str, ControlInfo], prefix: str, start: int
+) -> list[FindingGroup]:
+    """Group the results of one control by equal result, in order of first appearance."""
+    groups: dict[ControlResult, FindingGroup] = {}
+    for host, control in results:
+        group = groups.get(control)
+        if group is None:
+            group = groups[control] = FindingGroup(
+                anchor=f"{prefix}-{start + len(groups)}",
+                control=control,
+                info=infos[control.id],
+                diff=_diff_lines(control.diff),
+            )
+        group.hosts.append(host)
+    return list(groups.values())
 
 
-def build_context(record: RunRecord, catalogue: Any, lang: str) -> dict[str, Any]:
+def _matrix_rows(hosts: list[HostResult], control_ids: list[str]) -> list[MatrixRow]:
+    """Host × control: one cell per control, a one-letter class and the status symbol."""
+    cells_of = {status: (code, STATUS_SYMBOLS[status]) for status, code in STATUS_CODES.items()}
+    missing = ("x", "·")
+    rows = []
+    for host in hosts:
+        if not host.controls and host.status != "ok":
+            rows.append(MatrixRow(host, None))
+            continue
+        controls = host.controls
+        rows.append(
+            MatrixRow(host, [cells_of[controls[cid].status] if cid in controls else missing for cid in control_ids])
+        )
+    return rows
+
+
+def _summary_rows(hosts: list[HostResult], measures: list[int]) -> list[MatrixRow]:
+    """Host × measure: the worst status of the measure and how many of its controls are not compliant."""
+    rows = []
+    for host in hosts:
+        if not host.controls and host.status != "ok":
+            rows.append(MatrixRow(host, None))
+            continue
+        worst: dict[int, str] = {}
+        problems = dict.fromkeys(measures, 0)
+        for cid, control in host.controls.items():
+            number = measure_of(cid)
+            if number is None:
+                continue
+            status = control.status
+            if number not in worst or _GRAVITY[status] > _GRAVITY[worst[number]]:
+                worst[number] = status
+            if status in _PROBLEMS:
+                problems[number] += 1
+        cells = []
+        for number in measures:
+            if number not in worst:
+                cells.append(("x", "·"))
+            elif problems[number]:
+                cells.append((STATUS_CODES[worst[number]], f"{STATUS_SYMBOLS[worst[number]]}\u00a0{problems[number]}"))
+            else:
+                cells.append((STATUS_CODES[worst[number]], STATUS_SYMBOLS[worst[number]]))
+        rows.append(MatrixRow(host, cells))
+    return rows
+
+
+def build_context(
+    record: RunRecord, catalogue: Any, lang: str, matrix_max_hosts: int = MATRIX_MAX_HOSTS
+) -> dict[str, Any]:
     """Compute everything the template shows; the template itself does no arithmetic."""
     summary = record.summary()
     hosts = list(record.hosts.values())
     control_ids = record.control_ids()
-    titles = {cid: control_title(catalogue, cid, lang) for cid in control_ids}
+    infos = {
+        cid: ControlInfo(
+            title=control_title(catalogue, cid, lang),
+            rationale=control_field(catalogue, cid, "rationale", lang),
+            check=control_field(catalogue, cid, "check", lang),
+            references=control_references(catalogue, cid),
+        )
+        for cid in control_ids
+    }
+    titles = {cid: info.title for cid, info in infos.items()}
+
+    # One pass over every (host, control) result: counts per control and the results worth showing.
+    counts_by_control = {cid: dict.fromkeys(CONTROL_STATUSES, 0) for cid in control_ids}
+    problems: dict[str, list[tuple[HostResult, ControlResult]]] = {cid: [] for cid in control_ids}
+    changed: dict[str, list[tuple[HostResult, ControlResult]]] = {cid: [] for cid in control_ids}
+    not_applicable: dict[str, dict[str | None, NotApplicableGroup]] = {cid: {} for cid in control_ids}
+    apply_mode = record.mode == "apply"
+    for host in hosts:
+        for cid, control in host.controls.items():
+            status = control.status
+            counts_by_control[cid][status] += 1
+            if status in _PROBLEMS:
+                problems[cid].append((host, control))
+            elif status == "not_applicable":
+                by_reason = not_applicable[cid]
+                group = by_reason.get(control.message)
+                if group is None:
+                    group = by_reason[control.message] = NotApplicableGroup(cid, control.message)
+                group.hosts.append(host)
+            elif apply_mode and control.changed:
+                changed[cid].append((host, control))
+
+    findings: list[FindingGroup] = []
+    changes: list[FindingGroup] = []
+    groups_by_control: dict[str, list[FindingGroup]] = {}
+    for cid in control_ids:
+        by_status = sorted(problems[cid], key=lambda pair: CONTROL_STATUSES.index(pair[1].status))
+        groups = _group(by_status, infos, "finding", len(findings) + 1)
+        findings += groups
+        groups_by_control[cid] = groups
+        changes += _group(changed[cid], infos, "change", len(changes) + 1)
+    na_groups = [group for cid in control_ids for group in not_applicable[cid].values()]
 
     measures: list[MeasureView] = []
     for number in MEASURES:
@@ -231,8 +418,7 @@ def build_context(record: RunRecord, catalogue: Any, lang: str) -> dict[str, Any
         )
         for cid in control_ids:
             if measure_of(cid) == number:
-                cells = [(h.name, h.controls[cid].status if cid in h.controls else None) for h in hosts]
-                view.controls.append(ControlRow(cid, titles[cid], cells))
+                view.controls.append(ControlRow(cid, titles[cid], counts_by_control[cid], groups_by_control[cid]))
         measures.append(view)
 
     chart_rows = [
@@ -246,25 +432,19 @@ def build_context(record: RunRecord, catalogue: Any, lang: str) -> dict[str, Any
         for i, m in enumerate(measures)
     ]
 
-    findings: list[Finding] = []
-    changes: list[Finding] = []
-    for cid in control_ids:
-        for host in hosts:
-            control = host.controls.get(cid)
-            if control is None:
-                continue
-            if control.status in ("drift", "error", "unreachable"):
-                findings.append(_finding(len(findings) + 1, host, control, catalogue, lang))
-            elif record.mode == "apply" and control.changed:
-                changes.append(_finding(len(changes) + 1, host, control, catalogue, lang))
-    not_applicable = [
-        (host, host.controls[cid])
-        for cid in control_ids
-        for host in hosts
-        if cid in host.controls and host.controls[cid].status == "not_applicable"
-    ]
-    for change in changes:
-        change.anchor = change.anchor.replace("finding-", "change-")
+    detailed_matrix = len(hosts) <= matrix_max_hosts
+    matrix_measures = [m.number for m in measures if m.total]
+    if detailed_matrix:
+        matrix_rows = _matrix_rows(hosts, control_ids)
+    else:
+        matrix_rows = _summary_rows(hosts, matrix_measures)
+
+    # Large runs: the summary names the hosts with the most problems; all hosts are in the matrix.
+    def problem_count(host: HostResult) -> tuple[int, int]:
+        counts = summary.hosts[host.name]
+        return (host.status == "ok", -sum(counts[s] for s in _PROBLEMS))
+
+    top_hosts = [] if detailed_matrix else sorted(hosts, key=problem_count)[:TOP_HOSTS]
 
     exit_code = record.exit_code()
     if exit_code == 1:
@@ -291,6 +471,7 @@ def build_context(record: RunRecord, catalogue: Any, lang: str) -> dict[str, Any
         "summary": summary,
         "statuses": CONTROL_STATUSES,
         "symbols": STATUS_SYMBOLS,
+        "codes": STATUS_CODES,
         "hosts": hosts,
         "control_ids": control_ids,
         "titles": titles,
@@ -304,9 +485,17 @@ def build_context(record: RunRecord, catalogue: Any, lang: str) -> dict[str, Any
             "width": _CHART_LABEL_W + _CHART_BAR_W + 50,
             "height": len(chart_rows) * _CHART_ROW_H,
         },
+        "detailed_matrix": detailed_matrix,
+        "matrix_rows": matrix_rows,
+        "matrix_measures": matrix_measures,
+        "matrix_max_hosts": matrix_max_hosts,
+        "top_hosts": top_hosts,
         "findings": findings,
+        "finding_results": sum(len(g.hosts) for g in findings),
         "changes": changes,
-        "not_applicable": not_applicable,
+        "change_results": sum(len(g.hosts) for g in changes),
+        "not_applicable": na_groups,
+        "not_applicable_results": sum(len(g.hosts) for g in na_groups),
         "problem_hosts": [h for h in hosts if h.status != "ok"],
         "socle_report_version": __version__,
         "t": lambda key, **params: t(key, lang, **params),
@@ -314,12 +503,16 @@ def build_context(record: RunRecord, catalogue: Any, lang: str) -> dict[str, Any
     }
 
 
-def render_html(record: RunRecord, catalogue: Any = None, lang: str = "fr") -> str:
+def render_html(
+    record: RunRecord, catalogue: Any = None, lang: str = "fr", matrix_max_hosts: int = MATRIX_MAX_HOSTS
+) -> str:
     """Render ``record`` as one self-contained HTML page in ``lang`` (``fr`` or ``en``).
 
     ``catalogue`` is the control catalogue (``socle.catalogue.load_catalogue()``); controls it
-    does not know are shown with their raw ID. ``None`` shows raw IDs everywhere.
+    does not know are shown with their raw ID. ``None`` shows raw IDs everywhere. Runs of more
+    than ``matrix_max_hosts`` hosts get a host × measure summary instead of the host × control
+    matrix.
     """
     check_lang(lang)
     template = _environment().get_template(TEMPLATE_NAME)
-    return template.render(**build_context(record, catalogue, lang))
+    return template.render(**build_context(record, catalogue, lang, matrix_max_hosts))

@@ -65,10 +65,29 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_control": "Aucun contrôle de cette mesure n'a été évalué lors de cette exécution.",
         "control": "Contrôle",
         "title": "Intitulé",
-        "per_host": "Résultat par hôte",
+        "results_col": "Résultats",
+        "findings_col": "Constats",
         "matrix": "Matrice hôtes × contrôles",
-        "matrix_hint": "Chaque case indique le résultat d'un contrôle sur un hôte ; une case vide signifie "
-        "que le contrôle n'a pas été évalué sur cet hôte.",
+        "matrix_hint": "Chaque case donne le résultat d'un contrôle (colonne) sur un hôte (ligne), "
+        "selon la légende ; « · » signifie que le contrôle n'a pas été évalué sur cet hôte.",
+        "matrix_measures": "Matrice hôtes × mesures",
+        "matrix_summary_hint": "Cette exécution porte sur {hosts} hôtes : au-delà de {max} hôtes, la "
+        "matrice hôtes × contrôles ({cells} cases) ne se lirait plus. Chaque case résume donc une mesure "
+        "(colonne) pour un hôte (ligne) : le symbole du résultat le plus grave et, s'il y en a, le nombre "
+        "de contrôles de la mesure en écart, en erreur ou injoignables. Le résultat de chaque contrôle est "
+        "compté dans « Résultats par mesure » et chaque hôte concerné est nommé dans « Écarts et erreurs ».",
+        "legend": "Légende",
+        "host_one": "1 hôte",
+        "hosts_n": "{n} hôtes",
+        "more_hosts": "et {n} autres hôtes",
+        "findings_grouped_one": "{results} résultats identiques regroupés en un seul constat.",
+        "findings_grouped": "{results} résultats regroupés en {groups} constats. Un constat réunit les "
+        "hôtes sur lesquels le contrôle a donné exactement le même résultat (valeurs, modification, "
+        "message, tâches) ; dès qu'un détail diffère, l'hôte fait l'objet d'un constat distinct.",
+        "na_grouped": "{results} résultats regroupés par contrôle et par raison.",
+        "top_hosts": "Hôtes les plus concernés ({n} sur {total})",
+        "top_hosts_hint": "Hôtes ayant le plus d'écarts, d'erreurs et de contrôles injoignables. Tous "
+        "les hôtes figurent dans la matrice hôtes × mesures.",
         "not_evaluated": "non évalué",
         "findings": "Écarts et erreurs",
         "findings_hint": "Chaque écart indique la valeur attendue par le socle, la valeur constatée et "
@@ -104,8 +123,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "status_unreachable": "injoignable",
         "colon": "\u00a0: ",
         "not_applicable_title": "Contrôles non applicables",
-        "not_applicable_hint": "Contrôles sans objet sur ces hôtes, avec la raison relevée lors de "
-        "l'exécution.",
+        "not_applicable_hint": "Contrôles sans objet sur ces hôtes, avec la raison relevée lors de l'exécution.",
         "reason": "Raison",
     },
     "en": {
@@ -146,10 +164,29 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_control": "No control of this measure was evaluated in this run.",
         "control": "Control",
         "title": "Title",
-        "per_host": "Result per host",
+        "results_col": "Results",
+        "findings_col": "Findings",
         "matrix": "Host × control matrix",
-        "matrix_hint": "Each cell gives the result of one control on one host; an empty cell means the "
-        "control was not evaluated on that host.",
+        "matrix_hint": "Each cell gives the result of one control (column) on one host (row), as in "
+        "the legend; “·” means the control was not evaluated on that host.",
+        "matrix_measures": "Host × measure matrix",
+        "matrix_summary_hint": "This run covers {hosts} hosts: beyond {max} hosts, the host × control "
+        "matrix ({cells} cells) would no longer be readable. Each cell therefore sums up one measure "
+        "(column) for one host (row): the symbol of the worst result and, if any, how many controls of "
+        "the measure are in drift, in error or unreachable. Every control's results are counted in "
+        "“Results by measure” and every host concerned is named in “Drift and errors”.",
+        "legend": "Legend",
+        "host_one": "1 host",
+        "hosts_n": "{n} hosts",
+        "more_hosts": "and {n} more hosts",
+        "findings_grouped_one": "{results} identical results grouped into one finding.",
+        "findings_grouped": "{results} results grouped into {groups} findings. A finding brings "
+        "together the hosts on which the control gave exactly the same result (values, change, message, "
+        "tasks); as soon as one detail differs, the host gets a finding of its own.",
+        "na_grouped": "{results} results grouped by control and reason.",
+        "top_hosts": "Hosts most concerned ({n} of {total})",
+        "top_hosts_hint": "Hosts with the most drift, errors and unreachable controls. Every host is "
+        "in the host × measure matrix.",
         "not_evaluated": "not evaluated",
         "findings": "Drift and errors",
         "findings_hint": "Each drift shows the value the baseline expects, the value found and the "
@@ -185,8 +222,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "status_unreachable": "unreachable",
         "colon": ": ",
         "not_applicable_title": "Controls not applicable",
-        "not_applicable_hint": "Controls that do not apply to these hosts, with the reason found during "
-        "the run.",
+        "not_applicable_hint": "Controls that do not apply to these hosts, with the reason found during the run.",
         "reason": "Reason",
     },
 }

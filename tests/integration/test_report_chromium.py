@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html as htmlmod
+import json
+import re
 import shutil
 import struct
 import subprocess
@@ -36,9 +38,7 @@ class FakeCatalogue:
     """Stand-in for socle.catalogue with the three session-lock controls."""
 
     measures: dict[int, dict[str, str]] = field(
-        default_factory=lambda: {
-            n: {"fr": f"Mesure de test {n}", "en": f"Test measure {n}"} for n in range(1, 9)
-        }
+        default_factory=lambda: {n: {"fr": f"Mesure de test {n}", "en": f"Test measure {n}"} for n in range(1, 9)}
     )
     controls: dict[str, Any] = field(
         default_factory=lambda: {
@@ -102,7 +102,7 @@ def test_dom_has_french_title_and_drift_rows(tmp_path: Path, report: Path) -> No
         for line in control.diff.rstrip("\n").split("\n"):
             assert htmlmod.escape(line, quote=False) in dom, line
     matrix = dom[dom.index('id="matrix"') : dom.index('id="findings"')]
-    assert matrix.count('class="cell s-drift"') == 5
+    assert matrix.count('<td class="d">≠</td>') == 5  # one short class per cell, the legend says what it means
 
 
 def test_screenshot_is_a_non_empty_png(tmp_path: Path, report: Path) -> None:
@@ -114,3 +114,22 @@ def test_screenshot_is_a_non_empty_png(tmp_path: Path, report: Path) -> None:
     width, height = struct.unpack(">II", data[16:24])
     assert (width, height) == (1280, 2000)
     assert len(data) > 20_000  # a blank page compresses to a few kB
+
+
+def test_large_report_dom_names_every_host_in_drift(tmp_path: Path) -> None:
+    """300 hosts: the summarised matrix, and every host in drift present in the DOM Chromium builds."""
+    data = json.loads((FIXTURES / "audit-drift.json").read_text(encoding="utf-8"))
+    template = data["hosts"]["soins-pc02.tilleuls.lan"]
+    data["hosts"] = {f"pc-{n:03d}.tilleuls.lan": template for n in range(300)}
+    (tmp_path / "run.json").write_text(json.dumps(data), encoding="utf-8")
+    report = write_reports(tmp_path / "run.json", tmp_path / "out", catalogue=FakeCatalogue())["html"]
+    assert report.stat().st_size < 300 * 2_500
+    result = chromium(tmp_path, "--dump-dom", report.as_uri())
+    assert result.returncode == 0, result.stderr[-2000:]
+    dom = result.stdout
+    assert "Matrice hôtes × mesures" in dom and "au-delà de 200 hôtes" in dom
+    drift = re.findall(r'<article class="finding s-drift".*?</article>', dom, re.S)
+    assert len(drift) == 2  # the same two drifts on every host: two findings
+    for article in drift:
+        assert "300 hôtes" in article
+        assert all(f"<li>pc-{n:03d}.tilleuls.lan</li>" in article for n in range(300))

@@ -156,12 +156,8 @@ MALFORMED = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("mutate", "path", "text"), [m[1:] for m in MALFORMED], ids=[m[0] for m in MALFORMED]
-)
-def test_malformed_records_are_rejected_with_their_path(
-    tmp_path: Path, mutate: Any, path: str, text: str
-) -> None:
+@pytest.mark.parametrize(("mutate", "path", "text"), [m[1:] for m in MALFORMED], ids=[m[0] for m in MALFORMED])
+def test_malformed_records_are_rejected_with_their_path(tmp_path: Path, mutate: Any, path: str, text: str) -> None:
     data = fixture("audit-drift")
     mutate(data)
     target = tmp_path / "run.json"
@@ -271,9 +267,7 @@ def test_exit_code(data: dict[str, Any], code: int) -> None:
     assert parse_record(copy.deepcopy(data)).exit_code() == code
 
 
-@pytest.mark.parametrize(
-    ("name", "code"), [("audit-drift", 2), ("apply", 0), ("audit-compliant", 0), ("hostile", 1)]
-)
+@pytest.mark.parametrize(("name", "code"), [("audit-drift", 2), ("apply", 0), ("audit-compliant", 0), ("hostile", 1)])
 def test_fixture_exit_codes(name: str, code: int) -> None:
     assert load_record(FIXTURES / f"{name}.json").exit_code() == code
 
@@ -307,3 +301,98 @@ def test_control_ids_sorted_by_measure() -> None:
 )
 def test_measure_of(cid: str, measure: int | None) -> None:
     assert measure_of(cid) == measure
+
+
+# -- fast validation -------------------------------------------------------------------------------
+def _leaves(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Paths of every value (objects and arrays included) in a decoded document."""
+    out = [path]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            out += _leaves(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            out += _leaves(value, (*path, index))
+    return out
+
+
+def _replaced(data: Any, path: tuple[Any, ...], value: Any) -> Any:
+    if not path:
+        return value
+    copy_ = copy.copy(data)
+    copy_[path[0]] = _replaced(data[path[0]], path[1:], value)
+    return copy_
+
+
+REPLACEMENTS = [None, True, 1, 1.0, "x", "2025-11-28T09:15:00Z", "ok", "drift", [], {}]
+
+
+@pytest.mark.parametrize("name", ["audit-drift", "hostile"])
+def test_compiled_checks_agree_with_jsonschema(name: str) -> None:
+    """The compiled predicate and jsonschema give the same verdict on many one-value mutations."""
+    from socle.record import _fast_checks, _validator
+
+    checks = _fast_checks()
+    assert checks is not None, "the schema should compile to fast checks"
+    fast, _ = checks
+    data = fixture(name)
+    assert fast(data) and _validator().is_valid(data)
+    cases = 0
+    for path in _leaves(data):
+        for value in REPLACEMENTS:
+            mutated = _replaced(data, path, value)
+            assert fast(mutated) == _validator().is_valid(mutated), (path, value)
+            cases += 1
+        parent, key = path[:-1], path[-1] if path else None
+        if isinstance(key, str):  # drop the key, and add an unknown one next to it
+            container = dict(_get(data, parent))
+            del container[key]
+            mutated = _replaced(data, parent, container)
+            assert fast(mutated) == _validator().is_valid(mutated), ("del", path)
+            mutated = _replaced(data, parent, {**_get(data, parent), "unexpected": 1})
+            assert fast(mutated) == _validator().is_valid(mutated), ("add", path)
+            cases += 2
+    assert cases > 500
+
+
+def _get(data: Any, path: tuple[Any, ...]) -> Any:
+    for key in path:
+        data = data[key]
+    return data
+
+
+def test_bad_control_in_a_large_record_is_reported_with_its_path() -> None:
+    hosts = {
+        f"pc-{n:03d}": host(M4_LNX_SSH_IDLE=control(), M4_LNX_GNOME_LOCK=control("drift", True)) for n in range(300)
+    }
+    hosts["pc-250"]["controls"]["M4-LNX-GNOME-LOCK"]["status"] = "bad"
+    hosts["pc-120"]["controls"]["M4-LNX-SSH-IDLE"]["tasks"][0]["result"] = "done"
+    data = record(hosts, finished="yesterday")
+    with pytest.raises(RecordError) as info:
+        parse_record(data, "big")
+    paths = [p for p, _ in info.value.problems]
+    assert paths == [
+        '$.hosts["pc-120"].controls["M4-LNX-SSH-IDLE"].tasks[0].result',
+        '$.hosts["pc-250"].controls["M4-LNX-GNOME-LOCK"].status',
+        "$.run.finished",
+    ]
+
+
+def test_identical_results_are_shared_and_still_equal() -> None:
+    data = record({name: host(M4_LNX_SSH_IDLE=control("drift", True)) for name in ("a", "b")})
+    data["hosts"]["c"] = host(M4_LNX_SSH_IDLE=control("drift", True, actual="other"))
+    rec = parse_record(data)
+    a, b, c = (rec.hosts[n].controls["M4-LNX-SSH-IDLE"] for n in "abc")
+    assert a is b and a == b and a != c and c.actual == "other"
+    assert rec.drift_pairs() == {("a", "M4-LNX-SSH-IDLE"), ("b", "M4-LNX-SSH-IDLE"), ("c", "M4-LNX-SSH-IDLE")}
+
+
+def test_unsupported_schema_keyword_falls_back_to_jsonschema() -> None:
+    from socle.record import _CheckWriter, _Unsupported
+
+    with pytest.raises(_Unsupported, match="oneOf"):
+        _CheckWriter({}).compile({"type": "object", "oneOf": [{"required": ["a"]}]})
+    check = _CheckWriter({}).compile(
+        {"type": "object", "required": ["a"], "additionalProperties": False, "properties": {"a": {"const": 1}}}
+    )
+    assert check({"a": 1}) and not check({"a": True}) and not check({"a": 1, "b": 2}) and not check([])

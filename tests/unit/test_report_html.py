@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from markupsafe import escape
 
-from socle.record import load_record
+from socle.record import load_record, parse_record
 from socle.report import main, write_reports
 from socle.report.html import clean_html_text, render_html
 from socle.report.i18n import LANGS, STRINGS, status_label, t
@@ -134,6 +134,7 @@ ALLOWED_TAGS = {
     "details",
     "summary",
     "br",
+    "a",
 }
 
 
@@ -269,16 +270,31 @@ def test_catalogue_entries_as_mappings_or_objects(catalogue: Any) -> None:
     assert "ANSSI" in html and "R32" in html
 
 
+FINDING_RE = re.compile(r'<article class="finding s-(?P<status>[a-z_]+)".*?</article>', re.S)
+
+
+def article_hosts(article: str) -> list[str]:
+    """Host names (escaped, as in the page) a finding article lists: one host, or the host list."""
+    hosts = article[article.index('<div class="finding-hosts">') : article.index("</header>")]
+    return re.findall(r'<span class="one-host"><b>(.*?)</b>', hosts) + re.findall(r"<li>(.*?)</li>", hosts)
+
+
+def findings_of(html: str, status: str = "drift") -> list[str]:
+    return [m.group(0) for m in FINDING_RE.finditer(html) if m.group("status") == status]
+
+
 def test_every_drift_appears_with_its_diff() -> None:
     rec = load_record(FIXTURES / "audit-drift.json")
     html = render_html(rec, FakeCatalogue())
-    articles = re.findall(r'<article class="finding s-drift".*?</article>', html, re.S)
-    assert len(articles) == len(rec.drift_pairs()) == 5
+    articles = findings_of(html)
+    assert len(articles) == len(rec.drift_pairs()) == 5  # five different results: five findings
     for host_name, cid in rec.drift_pairs():
         control = rec.hosts[host_name].controls[cid]
-        matching = [a for a in articles if f"<code>{cid}</code>" in a and f"<b>{escape(host_name)}</b>" in a]
+        matching = [a for a in articles if f"<code>{cid}</code>" in a and str(escape(host_name)) in article_hosts(a)]
         assert len(matching) == 1, (host_name, cid)
         article = matching[0]
+        assert f"<b>{escape(host_name)}</b>" in article  # a single host: named with its facility
+        assert "EHPAD Les Tilleuls" in article
         assert '<pre class="diff">' in article
         assert control.diff
         for line in control.diff.rstrip("\n").split("\n"):
@@ -287,13 +303,30 @@ def test_every_drift_appears_with_its_diff() -> None:
         assert f"Justification {cid}" in article
 
 
+def matrix_of(html: str) -> str:
+    return html[html.index('id="matrix"') : html.index('id="findings"')]
+
+
 def test_matrix_has_a_cell_per_host_and_control() -> None:
     rec = load_record(FIXTURES / "audit-drift.json")
     html = render_html(rec, FakeCatalogue())
-    matrix = html[html.index('id="matrix"') : html.index('id="findings"')]
-    assert matrix.count('<td class="cell s-') == 9
-    assert matrix.count('<td class="cell s-drift"') == 5
-    assert matrix.count('<td class="cell s-not_applicable"') == 1
+    matrix = matrix_of(html)
+    assert "Matrice hôtes × contrôles" in matrix
+    cells = re.findall(r'<td class="([a-z])">(.)</td>', matrix)
+    assert len(cells) == 9  # 3 hosts x 3 controls, one short class and one symbol each
+    assert cells.count(("d", "≠")) == 5
+    assert cells.count(("n", "–")) == 1
+    assert cells.count(("c", "✓")) == 3
+    assert "title=" not in matrix.split("<tbody>")[1]  # no repeated per-cell text, the legend is once
+    assert matrix.count('<ul class="legend">') == 1
+    rows = re.findall(r'<tr><td class="host">(.*?)</td>((?:<td class="[a-z]">.</td>)+)</tr>', matrix)
+    for (name, row), host in zip(rows, rec.hosts.values(), strict=True):
+        assert name == str(escape(host.name))
+        expected = [
+            "cdnexu"["compliant drift not_applicable error unreachable".split().index(host.controls[cid].status)]
+            for cid in rec.control_ids()
+        ]
+        assert re.findall(r'class="([a-z])"', row) == expected
 
 
 def test_no_control_and_na_only_runs() -> None:
@@ -371,13 +404,9 @@ def test_unfinished_run(tmp_path: Path) -> None:
 
 # -- writing and CLI -------------------------------------------------------------------------------
 def test_write_reports(tmp_path: Path) -> None:
-    paths = write_reports(
-        FIXTURES / "audit-drift.json", tmp_path / "out", lang="en", catalogue=FakeCatalogue()
-    )
+    paths = write_reports(FIXTURES / "audit-drift.json", tmp_path / "out", lang="en", catalogue=FakeCatalogue())
     assert set(paths) == {"html", "junit"}
-    assert (
-        paths["html"] == tmp_path / "out" / "report.html" and paths["junit"] == tmp_path / "out" / "junit.xml"
-    )
+    assert paths["html"] == tmp_path / "out" / "report.html" and paths["junit"] == tmp_path / "out" / "junit.xml"
     assert '<html lang="en">' in paths["html"].read_text(encoding="utf-8")
     assert paths["junit"].read_text(encoding="utf-8").startswith("<?xml")
 
@@ -398,3 +427,176 @@ def test_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Cap
     bad.write_text("{}", encoding="utf-8")
     assert main([str(bad), "--out", str(tmp_path)]) == 3
     assert "'schema_version' is a required property" in capsys.readouterr().err
+
+
+# -- grouping and large runs -----------------------------------------------------------------------
+SSH_DIFF = (
+    "--- before: /etc/ssh/sshd_config\n+++ after: /etc/ssh/sshd_config\n"
+    "@@ -1 +1 @@\n-ClientAliveInterval 0\n+ClientAliveInterval 300\n"
+)
+
+
+def result(
+    status: str = "compliant", diff: str | None = None, message: str | None = None, cid: str = "M4-LNX-SSH-IDLE"
+) -> dict[str, Any]:
+    drift = status == "drift"
+    return {
+        "status": status,
+        "changed": drift,
+        "expected": "ClientAliveInterval 300" if drift else None,
+        "actual": "ClientAliveInterval 0" if drift else None,
+        "diff": diff if drift else None,
+        "message": message,
+        "tasks": [{"name": f"{cid} | task", "result": "changed" if drift else "ok", "msg": None}],
+    }
+
+
+def synthetic(hosts: dict[str, dict[str, dict[str, Any]]]) -> Any:
+    data = {
+        "schema_version": 1,
+        "run": {
+            "id": "20251128T091500Z-3fa2c9d1",
+            "mode": "audit",
+            "started": "2025-11-28T09:15:00Z",
+            "finished": "2025-11-28T09:17:42Z",
+            "ansible_version": "2.19.14",
+            "socle_version": "0.1.0",
+            "playbooks": ["audit.yml"],
+            "errors": [],
+        },
+        "hosts": {
+            name: {
+                "status": "ok",
+                "message": None,
+                "facility": "EHPAD Test",
+                "platform": "Debian 12",
+                "controls": controls,
+            }
+            for name, controls in hosts.items()
+        },
+    }
+    return parse_record(data, "synthetic")
+
+
+def test_same_drift_on_two_hosts_is_one_finding_listing_both() -> None:
+    rec = synthetic(
+        {
+            "pc-a.lan": {"M4-LNX-SSH-IDLE": result("drift", SSH_DIFF)},
+            "pc-b.lan": {"M4-LNX-SSH-IDLE": result("drift", SSH_DIFF)},
+            "pc-c.lan": {"M4-LNX-SSH-IDLE": result()},
+        }
+    )
+    html = render_html(rec, FakeCatalogue())
+    [article] = findings_of(html)
+    assert article_hosts(article) == ["pc-a.lan", "pc-b.lan"]
+    assert "2 hôtes" in article and article.count('<pre class="diff">') == 1
+    assert "Écarts et erreurs (2)" in html  # still counted per (host, control) result
+    assert "2 résultats identiques regroupés en un seul constat" in html
+
+
+def test_different_diffs_make_different_findings() -> None:
+    other = SSH_DIFF.replace("300", "600")
+    rec = synthetic(
+        {
+            "pc-a.lan": {"M4-LNX-SSH-IDLE": result("drift", SSH_DIFF)},
+            "pc-b.lan": {"M4-LNX-SSH-IDLE": result("drift", other)},
+            "pc-c.lan": {"M4-LNX-SSH-IDLE": result("drift", SSH_DIFF)},
+        }
+    )
+    html = render_html(rec, FakeCatalogue(), lang="en")
+    articles = findings_of(html)
+    assert [article_hosts(a) for a in articles] == [["pc-a.lan", "pc-c.lan"], ["pc-b.lan"]]
+    assert "+ClientAliveInterval 600" in articles[1] and "+ClientAliveInterval 600" not in articles[0]
+    assert "3 results grouped into 2 findings" in html
+    assert "grouped" not in render("audit-drift", "en")  # nothing to group: no word about it
+
+
+def test_any_differing_detail_splits_a_group() -> None:
+    base = result("drift", SSH_DIFF)
+    variants = {
+        "same.lan": dict(base),
+        "message.lan": {**base, "message": "other"},
+        "actual.lan": {**base, "actual": "ClientAliveInterval 5"},
+        "task.lan": {**base, "tasks": [{"name": "M4-LNX-SSH-IDLE | task", "result": "changed", "msg": "x"}]},
+        "same2.lan": dict(base),
+    }
+    rec = synthetic({name: {"M4-LNX-SSH-IDLE": c} for name, c in variants.items()})
+    groups = [article_hosts(a) for a in findings_of(render_html(rec, FakeCatalogue()))]
+    assert groups == [["same.lan", "same2.lan"], ["message.lan"], ["actual.lan"], ["task.lan"]]
+
+
+def test_not_applicable_grouped_by_reason() -> None:
+    na = "M4-LNX-GNOME-LOCK"
+    rec = synthetic(
+        {
+            f"srv-{i}.lan": {na: result("not_applicable", message="no GNOME" if i < 3 else "headless", cid=na)}
+            for i in range(4)
+        }
+    )
+    html = render_html(rec, FakeCatalogue())
+    section = html[html.index('id="not-applicable"') :]
+    rows = re.findall(r"<tr>.*?</tr>", section[section.index("<tbody>") :], re.S)
+    assert len(rows) == 2
+    assert "no GNOME" in rows[0] and re.findall(r"<li>(.*?)</li>", rows[0]) == ["srv-0.lan", "srv-1.lan", "srv-2.lan"]
+    assert "headless" in rows[1] and re.findall(r"<li>(.*?)</li>", rows[1]) == ["srv-3.lan"]
+    assert "Contrôles non applicables (4)" in html
+
+
+def large_record(hosts: int, controls: int = 40) -> Any:
+    """``hosts`` hosts x ``controls`` controls, statuses cycling as in bench/bench.py."""
+    statuses = ["compliant"] * 6 + ["drift", "not_applicable", "error"]
+    ids = [f"M{i % 8 + 1}-LNX-SYNTH{i}" for i in range(controls)]
+    return synthetic(
+        {
+            f"pc-{n:04d}.facility.lan": {
+                cid: result(statuses[(n + i) % 9], SSH_DIFF, "boom" if statuses[(n + i) % 9] == "error" else None, cid)
+                for i, cid in enumerate(ids)
+            }
+            for n in range(hosts)
+        }
+    )
+
+
+def test_large_run_renders_in_bounded_size_and_keeps_every_drift_findable() -> None:
+    rec = large_record(300)
+    html = render_html(rec, FakeCatalogue())
+    assert len(html.encode()) < 300 * 2_500  # bytes per host; the 1-cell-per-result layout took ~25 kB
+    # The matrix is summarised per measure, and the page says why.
+    matrix = matrix_of(html)
+    assert "Matrice hôtes × mesures" in matrix and "au-delà de 200 hôtes" in matrix
+    assert "12000 cases" in matrix
+    assert matrix.count('<tr><td class="host">') == 300
+    # Every drift: its host is named in a finding of its control.
+    listed: dict[str, set[tuple[str, str]]] = {"drift": set(), "error": set()}
+    for match in FINDING_RE.finditer(html):
+        cid = re.search(r"<code>(.*?)</code>", match.group(0)).group(1)
+        listed[match.group("status")] |= {(name, cid) for name in article_hosts(match.group(0))}
+    assert listed["drift"] == rec.drift_pairs() and len(listed["drift"]) > 1300
+    assert listed["error"] == rec.problem_pairs()
+    assert len(findings_of(html)) == 40  # one finding per control: the same drift on ~33 hosts each
+    assert '<details class="more-hosts">' in html
+    assert "Hôtes les plus concernés (10 sur 300)" in html
+
+
+def test_large_run_grows_linearly() -> None:
+    small, large = (len(render_html(large_record(n), FakeCatalogue()).encode()) for n in (250, 500))
+    assert (large - small) / 250 < 2_500  # bytes per extra host
+
+
+def test_matrix_threshold() -> None:
+    rec = large_record(3, 3)
+    assert "Matrice hôtes × contrôles" in render_html(rec, FakeCatalogue())
+    summary = render_html(rec, FakeCatalogue(), matrix_max_hosts=2)
+    assert "Matrice hôtes × mesures" in summary and "Matrice hôtes × contrôles" not in summary
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_hostile_strings_are_escaped_in_the_large_layout(lang: str) -> None:
+    html = render_html(load_record(FIXTURES / "hostile.json"), FakeCatalogue(), lang=lang, matrix_max_hosts=0)
+    assert "<script" not in html.lower()
+    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff\u202a-\u202e\u2066-\u2069]", html)
+    for value in hostile_strings():
+        for line in value.split("\n"):
+            assert str(escape(clean_html_text(line))) in html, line
+    doc = parse(html)
+    assert set(doc.tags) <= ALLOWED_TAGS
