@@ -1,0 +1,182 @@
+#!/usr/bin/python
+"""Measure the state of software updates on a Debian-family host, every finding in one call."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: socle_updates_facts
+short_description: Measure pending security updates, the last unattended-upgrades run, holds and reboots
+description:
+  - Makes every measurement of measure 1 in one round trip and returns them in C(findings), keyed by
+    control ID, each with C(status) (compliant, drift, or error when the measurement itself failed),
+    C(expected) and C(actual). The C(socle_finding) action then reports each under its own control.
+  - Never changes the host; C(changed) is always false, in check mode and apply alike.
+  - C(M1-LNX-PENDING-SECURITY) simulates C(apt-get -s upgrade) (no lock, no download) and counts the
+    packages whose candidate comes from a security archive.
+  - C(M1-LNX-LAST-RUN) reads the log of unattended-upgrades (and its previous rotation) for the last
+    run that ended without error.
+  - C(M1-LNX-HELD-PACKAGES) lists C(apt-mark showhold).
+  - C(M1-LNX-REBOOT-REQUIRED) reads C(/run/reboot-required) and its age.
+options:
+  max_pending_security:
+    description: Pending security updates tolerated.
+    type: int
+    default: 0
+  max_run_age_h:
+    description: Maximum age in hours of the last successful run.
+    type: int
+    default: 48
+  allowed_holds:
+    description: Package names that may be held.
+    type: list
+    elements: str
+    default: []
+  max_reboot_pending_h:
+    description: Hours a required reboot may stay pending.
+    type: int
+    default: 168
+  log_dir:
+    description: Folder of the unattended-upgrades logs.
+    type: path
+    default: /var/log/unattended-upgrades
+  reboot_flag:
+    description: File that says a reboot is required.
+    type: path
+    default: /run/reboot-required
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+author: Socle
+"""
+
+EXAMPLES = r"""
+- name: Measure the update state of the host (read-only)
+  socle_updates_facts:
+    max_run_age_h: 48
+  register: __updates_state
+
+- name: M1-LNX-LAST-RUN | Age of the last successful unattended-upgrades run
+  socle_finding:
+    finding: "{{ __updates_state.findings['M1-LNX-LAST-RUN'] }}"
+"""
+
+RETURN = r"""
+findings:
+  description: Control ID to finding (C(status), C(expected), C(actual)).
+  returned: always
+  type: dict
+pending:
+  description: Pending security updates, as C(name version).
+  returned: always
+  type: list
+  elements: str
+held:
+  description: Held packages.
+  returned: always
+  type: list
+  elements: str
+last_run:
+  description: Local time of the last successful unattended-upgrades run (ISO 8601), or null.
+  returned: always
+  type: str
+"""
+
+import gzip
+import os
+import time
+from datetime import datetime
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.socle_updates import (
+    decide_holds,
+    decide_last_run,
+    decide_pending,
+    decide_reboot,
+    finding,
+    last_successful_run,
+    pending_security,
+)
+
+APT_ENV = {"DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C"}
+
+
+def read_logs(folder: str) -> str:
+    """The current unattended-upgrades log after its previous rotation (plain or gzip)."""
+    parts = []
+    for name in ("unattended-upgrades.log.1.gz", "unattended-upgrades.log.1", "unattended-upgrades.log"):
+        path = os.path.join(folder, name)
+        if not os.path.isfile(path):
+            continue
+        opener = gzip.open if name.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+            parts.append(handle.read())
+    return "\n".join(parts)
+
+
+def measure_pending(module, limit: int) -> tuple[dict, list[str]]:
+    rc, out, err = module.run_command(
+        ["apt-get", "-s", "-q", "-o", "Debug::NoLocking=1", "upgrade"], environ_update=APT_ENV)
+    if rc != 0:
+        return finding("error", f"at most {limit} pending security update(s)",
+                       f"apt-get -s upgrade failed: {err.strip() or out.strip()}"), []
+    packages = pending_security(out)
+    return decide_pending(packages, limit), packages
+
+
+def measure_holds(module, allowed: list[str]) -> tuple[dict, list[str]]:
+    rc, out, err = module.run_command(["apt-mark", "showhold"], environ_update=APT_ENV)
+    if rc != 0:
+        return finding("error", "no held package", f"apt-mark showhold failed: {err.strip() or out.strip()}"), []
+    held = sorted({line.strip() for line in out.splitlines() if line.strip()})
+    return decide_holds(held, allowed), held
+
+
+def measure_reboot(flag: str, limit: int) -> dict:
+    present = os.path.exists(flag)
+    age = (time.time() - os.path.getmtime(flag)) / 3600 if present else None
+    packages: list[str] = []
+    if present and os.path.isfile(flag + ".pkgs"):
+        with open(flag + ".pkgs", encoding="utf-8", errors="replace") as handle:
+            packages = sorted({line.strip() for line in handle if line.strip()})
+    return decide_reboot(present, age, limit, packages)
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "max_pending_security": {"type": "int", "default": 0},
+            "max_run_age_h": {"type": "int", "default": 48},
+            "allowed_holds": {"type": "list", "elements": "str", "default": []},
+            "max_reboot_pending_h": {"type": "int", "default": 168},
+            "log_dir": {"type": "path", "default": "/var/log/unattended-upgrades"},
+            "reboot_flag": {"type": "path", "default": "/run/reboot-required"},
+        },
+        supports_check_mode=True,
+    )
+    p = module.params
+    for key in ("max_pending_security", "max_run_age_h", "max_reboot_pending_h"):
+        if p[key] < 0:
+            module.fail_json(msg=f"{key}: must be 0 or more")
+    pending_finding, pending = measure_pending(module, p["max_pending_security"])
+    last = last_successful_run(read_logs(p["log_dir"]))
+    # unattended-upgrades logs local time without a zone: compare with the host's local time.
+    last_finding = decide_last_run(last, datetime.now(), p["max_run_age_h"])
+    holds_finding, held = measure_holds(module, p["allowed_holds"])
+    module.exit_json(
+        changed=False,
+        findings={
+            "M1-LNX-PENDING-SECURITY": pending_finding,
+            "M1-LNX-LAST-RUN": last_finding,
+            "M1-LNX-HELD-PACKAGES": holds_finding,
+            "M1-LNX-REBOOT-REQUIRED": measure_reboot(p["reboot_flag"], p["max_reboot_pending_h"]),
+        },
+        pending=pending,
+        held=held,
+        last_run=None if last is None else last.isoformat(),
+    )
+
+
+if __name__ == "__main__":
+    main()

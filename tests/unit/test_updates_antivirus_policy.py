@@ -1,0 +1,54 @@
+"""Policy of the updates and antivirus roles: defaults equal the spec, every number is bounded."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from conftest import ROOT, load_project_module
+
+policy = load_project_module("action_plugins", "socle_policy")
+ROLES = ["updates", "antivirus"]
+
+
+def role_data(role: str) -> tuple[dict, dict, dict]:
+    base = ROOT / "roles" / role
+    options = yaml.safe_load((base / "meta/argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    bounds = yaml.safe_load((base / "meta/socle_bounds.yml").read_text())
+    defaults = yaml.safe_load((base / "defaults/main.yml").read_text())
+    return options, bounds, defaults
+
+
+def check(role: str, values: dict) -> list[str]:
+    options, bounds, defaults = role_data(role)
+    return policy.check_role(role, options, bounds, defaults, values, set(values))
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_defaults_valid_and_equal_to_the_spec(role):
+    options, bounds, defaults = role_data(role)
+    assert defaults == {name: opt["default"] for name, opt in options.items()}
+    assert check(role, {}) == []
+    numeric = {n for n, o in options.items() if o["type"] in ("int", "float")}
+    assert numeric == set(bounds)
+    for name, bound in bounds.items():
+        assert bound["min"] <= options[name]["default"] <= bound["max"], name
+        assert bound.get("reference"), name
+    assert all(name.startswith(role + "_") for name in options)
+
+
+@pytest.mark.parametrize(("role", "values", "words"), [
+    ("updates", {"updates_scope": "everything"}, "updates_scope"),
+    ("updates", {"updates_reboot": "always"}, "updates_reboot"),
+    ("updates", {"updates_max_run_age_h": 1000}, "above the maximum 720"),
+    ("updates", {"updates_max_pending_security": -1}, "below the minimum 0"),
+    ("updates", {"updates_allowed_holds": {"openssl": True}}, "updates_allowed_holds"),
+    ("updates", {"updates_max_run_age_h": 48, "updates_max_age_h": 48}, "updates_max_run_age_h"),
+    ("antivirus", {"antivirus_update_checks_per_day": 0}, "below the minimum 1"),
+    ("antivirus", {"antivirus_update_checks_per_day": 51}, "above the maximum 50"),
+    ("antivirus", {"antivirus_quarantine": "delete"}, "antivirus_quarantine"),
+    ("antivirus", {"antivirus_max_signature_age_h": 500}, "above the maximum 168"),
+    ("antivirus", {"antivirus_scan_frequency": "hourly"}, "antivirus_scan_frequency"),
+])
+def test_bad_values_are_refused(role, values, words):
+    errors = check(role, values)
+    assert errors and any(words in e for e in errors), errors
