@@ -1,0 +1,205 @@
+#!/usr/bin/python
+"""Own a Debian pam-auth-update profile and keep it enabled, with an exact check mode."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: socle_pam_auth_update
+short_description: Write a pam-auth-update profile and enable it (Debian, Ubuntu)
+description:
+  - Writes C(/usr/share/pam-configs/NAME) when C(content) is given, then runs
+    C(pam-auth-update --package --enable NAME) when the file changed or the profile is not in effect.
+    The C(/etc/pam.d/common-*) files are only ever written by pam-auth-update, never by hand.
+  - The profile is in effect when pam-auth-update's saved state (C(/var/lib/pam/<type>)) lists it
+    and every module line of the profile is in the matching C(/etc/pam.d/common-<type>) file
+    (control field aside, as pam-auth-update rewrites jump counts).
+  - Check mode reads the same files and predicts exactly whether apply changes something.
+  - When common-* files were edited by hand, pam-auth-update refuses to update them; the module then
+    fails and says so instead of reporting a change that did not happen.
+options:
+  name:
+    description: Profile name (file name under C(/usr/share/pam-configs)).
+    type: str
+    required: true
+  content:
+    description: Full profile text. Omit to enable a profile shipped by a package (such as C(pwquality)).
+    type: str
+  control:
+    description: Control ID, used in messages.
+    type: str
+    default: ''
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+author: Socle
+"""
+
+EXAMPLES = r"""
+- name: Keep password history
+  socle_pam_auth_update:
+    name: socle-pwhistory
+    content: |
+      Name: Socle password history
+      Default: yes
+      Priority: 1023
+      Password-Type: Primary
+      Password:
+        requisite pam_pwhistory.so remember=24 enforce_for_root use_authtok
+"""
+
+RETURN = r"""
+expected:
+  description: The profile's module lines, by PAM type.
+  returned: always
+  type: str
+actual:
+  description: Whether the profile was in effect before this run.
+  returned: always
+  type: str
+"""
+
+import os
+import re
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.socle_files import atomic_write, file_diff, read_text
+
+PROFILES_DIR = "/usr/share/pam-configs"
+STATE_DIR = "/var/lib/pam"
+PAM_DIR = "/etc/pam.d"
+TYPES = {"Auth": "auth", "Account": "account", "Password": "password", "Session": "session",
+         "Session-Interactive-Only": "session"}
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+FIELD_RE = re.compile(r"^([A-Za-z-]+):\s*(.*)$")
+
+
+def parse_profile(text: str) -> dict[str, list[str]]:
+    """Profile text -> PAM type (auth, account...) -> module lines ('pam_x.so args'), control removed."""
+    lines: dict[str, list[str]] = {}
+    field = None
+    for raw in text.splitlines():
+        match = FIELD_RE.match(raw)
+        if match and not raw[:1].isspace():
+            field = match.group(1)
+            continue
+        if field not in TYPES or not raw.strip():
+            continue
+        item = raw.strip()
+        control = re.match(r"^(\[[^]]*\]|\S+)\s+(.*)$", item)
+        if control:
+            lines.setdefault(TYPES[field], []).append(" ".join(control.group(2).split()))
+    return lines
+
+
+def module_lines(text: str, pam_type: str) -> list[list[str]]:
+    """A common-<type> file -> [[module, arg...]] of its `<type>` lines."""
+    found = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line.startswith(pam_type):
+            continue
+        match = re.match(rf"^{pam_type}\s+(\[[^]]*\]|\S+)\s+(.*)$", line)
+        if match:
+            found.append(match.group(2).split())
+    return found
+
+
+def line_present(wanted: str, present: list[list[str]]) -> bool:
+    """The module is there with at least the wanted arguments (pam-auth-update keeps local additions)."""
+    words = wanted.split()
+    return any(p and p[0] == words[0] and set(words[1:]) <= set(p[1:]) for p in present)
+
+
+def state_lists(name: str, state: dict[str, str]) -> bool:
+    """pam-auth-update's saved state (/var/lib/pam/<type> files) names the profile."""
+    return any(re.search(rf"^Module: {re.escape(name)}$", text, re.M) for text in state.values())
+
+
+def in_effect(name: str, profile: str, state: dict[str, str], common: dict[str, str]) -> tuple[bool, list[str]]:
+    """(in effect, missing lines) for one profile."""
+    missing = [f"{pam_type}: {line}" for pam_type, lines in parse_profile(profile).items()
+               for line in lines if not line_present(line, module_lines(common.get(pam_type, ""), pam_type))]
+    return state_lists(name, state) and not missing, missing
+
+
+def read_state() -> tuple[dict[str, str], dict[str, str]]:
+    state, common = {}, {}
+    for pam_type in ("auth", "account", "password", "session", "session-noninteractive"):
+        state[pam_type] = read_text(os.path.join(STATE_DIR, pam_type)) or ""
+        common[pam_type] = read_text(os.path.join(PAM_DIR, f"common-{pam_type}")) or ""
+    return state, common
+
+
+def describe(profile: str) -> str:
+    return "\n".join(f"{t}: {line}" for t, lines in parse_profile(profile).items() for line in lines)
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "name": {"type": "str", "required": True},
+            "content": {"type": "str"},
+            "control": {"type": "str", "default": ""},
+        },
+        supports_check_mode=True,
+    )
+    name, content = module.params["name"], module.params["content"]
+    if not NAME_RE.match(name):
+        module.fail_json(msg=f"name: invalid profile name {name!r}")
+    if content is not None and not parse_profile(content):
+        module.fail_json(msg="content: the profile has no module line (Auth:, Account:, Password: or Session:)")
+    tool = module.get_bin_path("pam-auth-update", opt_dirs=["/usr/sbin"])
+    if tool is None:
+        module.fail_json(msg="pam-auth-update is not installed (package libpam-runtime)")
+
+    path = os.path.join(PROFILES_DIR, name)
+    before = read_text(path)
+    wanted = content if content is not None else before
+    if wanted is None:
+        # A packaged profile that is not there yet: in check mode the package install before this task
+        # was only predicted, so predict the enabling too; in apply mode it is an error.
+        if module.check_mode:
+            module.exit_json(changed=True, expected=f"profile {name} enabled",
+                             actual=f"profile {name} absent (its package is not installed yet)",
+                             diff=[{"before": f"{name}: absent\n", "after": f"{name}: enabled\n",
+                                    "before_header": "pam-auth-update", "after_header": "pam-auth-update"}])
+        module.fail_json(msg=f"{path} does not exist: install the package that ships it first")
+    file_changed = content is not None and before != content
+    state, common = read_state()
+    effective, missing = in_effect(name, wanted, state, common)
+    if effective and not file_changed:
+        status = "enabled and in effect"
+    elif state_lists(name, state):
+        status = f"enabled but not in /etc/pam.d: {'; '.join(missing)}" if missing else "enabled, profile outdated"
+    else:
+        status = "not enabled"
+    diff = []
+    if file_changed:
+        diff.append(file_diff(path, before, content))
+    if not effective or file_changed:
+        diff.append({"before_header": "pam-auth-update", "after_header": "pam-auth-update",
+                     "before": f"{name}: {status}\n", "after": f"{name}: enabled and in effect\n"})
+    result = {"changed": bool(diff), "expected": describe(wanted), "actual": f"{name}: {status}", "diff": diff}
+    if not diff or module.check_mode:
+        module.exit_json(**result)
+
+    if file_changed:
+        atomic_write(module, path, content, mode=0o644)
+    rc, out, err = module.run_command([tool, "--package", "--enable", name],
+                                      environ_update={"DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C"})
+    if rc != 0:
+        module.fail_json(msg=f"pam-auth-update failed: {(err or out).strip()}", **result)
+    state, common = read_state()
+    effective, missing = in_effect(name, wanted, state, common)
+    if not effective:
+        why = (err or out).strip() or "the profile is not listed in /var/lib/pam"
+        module.fail_json(msg=f"pam-auth-update did not put {name} in effect (missing: {'; '.join(missing) or '-'}): "
+                             f"{why}. Local edits of /etc/pam.d/common-* block it: review them, then run "
+                             f"pam-auth-update --force.", **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
