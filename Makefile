@@ -15,9 +15,11 @@ demo: deps lab ## start the lab, audit (drift), apply, audit again (compliant), 
 	$(BIN)/socle audit --out $(OUT)/1-audit-before; rc=$$?; \
 	[ $$rc -eq 2 ] || { echo "expected drift on fresh hosts (exit 2), got $$rc"; exit 1; }; \
 	echo "== 2/3 apply the baseline =="; \
-	$(BIN)/socle apply --out $(OUT)/2-apply || exit 1; \
-	echo "== 3/3 audit again: everything compliant =="; \
-	$(BIN)/socle audit --out $(OUT)/3-audit-after || exit 1; \
+	$(BIN)/socle apply --out $(OUT)/2-apply; rc=$$?; [ $$rc -ne 1 ] || exit 1; \
+	echo "== 3/3 audit again: every setting compliant; measured findings still say what they measure =="; \
+	$(BIN)/socle audit --out $(OUT)/3-audit-after; rc=$$?; [ $$rc -ne 1 ] || exit 1; \
+	echo "(in the lab, ClamAV cannot download signatures and no update run or restore test has happened yet:"; \
+	echo " those findings stay in drift until the evidence exists, which is the truth)"; \
 	echo; echo "Report before apply: $(CURDIR)/$(OUT)/1-audit-before/report.html"; \
 	echo "Report after apply:  $(CURDIR)/$(OUT)/3-audit-after/report.html"
 
@@ -55,7 +57,7 @@ lab-down: venv
 	$(BIN)/socle lab down
 
 molecule: deps
-	cd $(CURDIR) && $(BIN)/molecule test -s default
+	cd $(CURDIR) && $(BIN)/molecule test --all
 
 integration: deps
 	@$(BIN)/pytest -q tests/integration; rc=$$?; \

@@ -55,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
 def summary_line(record) -> str:
     counts = record.summary()["overall"]
     parts = [f"{k}={v}" for k, v in sorted(counts.items()) if v]
+    drift = record.drift_pairs()
+    if drift:
+        settings = record.setting_drift_pairs()
+        parts.append(f"(drift: {len(settings)} setting(s) apply would change, "
+                     f"{len(drift) - len(settings)} measured finding(s))")
     return ", ".join(parts) or "no control assessed"
 
 

@@ -99,6 +99,12 @@ class HostSpec:
     name: str
     release: str
     desktop: bool = False
+    # Hosts with the same pod share one network namespace (podman --pod, --share net): they reach each
+    # other over loopback. The first member's sshd listens on 22, the next ones on 2222, 2223...
+    pod: str | None = None
+    sshd_port: int = 22
+    # Extra container ports published on loopback besides SSH (topology key `publish`, e.g. [8080]).
+    publish: tuple[int, ...] = ()
 
     @property
     def image_tag(self) -> str:
@@ -123,6 +129,10 @@ class LabHost:
     release: str
     image: str
     desktop: bool = False
+    pod: str | None = None
+    sshd_port: int = 22
+    # (container port, loopback port) pairs of the extra published ports.
+    published: tuple[tuple[int, int], ...] = ()
 
 
 # ---------------------------------------------------------------- paths
@@ -194,11 +204,47 @@ def parse_topology(data: Any) -> list[HostSpec]:
             release, desktop = match["release"], bool(match["desktop"])
         else:
             release, desktop = str(entry.get("release", "")), bool(entry.get("desktop", False))
-        specs.append(_check_spec(HostSpec(name, release, desktop)))
+        pod = entry.get("pod")
+        if pod is not None and not HOST_NAME_RE.match(str(pod)):
+            raise LabError(f"host {name}: invalid pod name {pod!r}: use lowercase letters, digits and dashes")
+        publish = _publish(name, entry.get("publish", []), pod)
+        specs.append(_check_spec(HostSpec(name, release, desktop, None if pod is None else str(pod), publish=publish)))
     names = [spec.name for spec in specs]
     if len(set(names)) != len(names):
         raise LabError(f"topology: duplicate host names in {names}")
-    return specs
+    return assign_pod_ports(specs)
+
+
+def _publish(name: str, value: Any, pod: Any) -> tuple[int, ...]:
+    """The extra container ports a host publishes on loopback (not 22, not in a pod)."""
+    if not isinstance(value, list) or not all(type(p) is int and 1 <= p <= 65535 and p != 22 for p in value):
+        raise LabError(f"host {name}: publish must be a list of port numbers other than 22, got {value!r}")
+    if value and pod is not None:
+        raise LabError(f"host {name}: publish is not supported for pod members")
+    return tuple(sorted(set(value)))
+
+
+POD_FIRST_EXTRA_SSHD_PORT = 2222
+
+
+def assign_pod_ports(specs: Sequence[HostSpec]) -> list[HostSpec]:
+    """Give each pod member its sshd port inside the shared network namespace (22, 2222, 2223...)."""
+    seen: dict[str, int] = {}
+    out: list[HostSpec] = []
+    for spec in specs:
+        if spec.pod is None:
+            out.append(spec)
+            continue
+        index = seen.get(spec.pod, 0)
+        seen[spec.pod] = index + 1
+        port = 22 if index == 0 else POD_FIRST_EXTRA_SSHD_PORT + index - 1
+        out.append(HostSpec(spec.name, spec.release, spec.desktop, spec.pod, port))
+    return out
+
+
+def pod_name(pod: str) -> str:
+    """The podman pod of a topology pod, named after the lab."""
+    return f"{CONTAINER_PREFIX}pod-{pod}"
 
 
 def load_topology(path: Path | str | None = None) -> list[HostSpec]:
@@ -235,6 +281,13 @@ def render_inventory(hosts: Sequence[LabHost], key_file: Path | str) -> dict[str
             "ansible_ssh_private_key_file": key,
             "ansible_become": True,
         }
+        if host.pod is not None:
+            # Pod members share one network namespace: another member is reachable on 127.0.0.1.
+            group[host.name]["socle_lab_pod"] = host.pod
+            group[host.name]["socle_lab_sshd_port"] = host.sshd_port
+        if host.published:
+            # Extra published ports: container port -> loopback port on the controller.
+            group[host.name]["socle_lab_ports"] = {int(c): int(h) for c, h in host.published}
         if host.desktop:
             desktop[host.name] = None
     children: dict[str, Any] = {name: {"hosts": members} for name, members in sorted(by_release.items())}
@@ -535,6 +588,12 @@ def allocate_ports(count: int, start: int = FIRST_PORT) -> list[int]:
     return ports
 
 
+def publish_ports(specs: Sequence[HostSpec], start: int) -> dict[str, tuple[tuple[int, int], ...]]:
+    """Free loopback ports, from ``start`` up, for every host's extra published ports (topology ``publish``)."""
+    free = iter(allocate_ports(sum(len(spec.publish) for spec in specs), start))
+    return {spec.name: tuple((cport, next(free)) for cport in spec.publish) for spec in specs}
+
+
 # The apt cache: one folder bind-mounted into every host breaks parallel installs (apt locks
 # /var/cache/apt/archives/lock without waiting, and the lock is shared across the bind mount:
 # "Could not get lock ... held by process 0"). So each host gets its own archive folder, filled at
@@ -601,17 +660,32 @@ def ssh_command(host: LabHost, *command: str, key: Path | None = None) -> list[s
     ]  # fmt: skip
 
 
-def _start_host(spec: HostSpec, port: int, key: Path, timeout: float) -> LabHost:
+def _start_host(
+    spec: HostSpec, port: int, key: Path, timeout: float, published: tuple[tuple[int, int], ...] = ()
+) -> LabHost:
     """Create one host, set up the operator account, wait for systemd and SSH."""
-    host = LabHost(spec.name, spec.container, port, spec.release, spec.image, spec.desktop)
+    host = LabHost(
+        spec.name, spec.container, port, spec.release, spec.image, spec.desktop, spec.pod, spec.sshd_port, published
+    )
     apt_dir = _seed_apt_dir(spec.name)
+    # In a pod the ports are published by the pod (see _create_pods), not by the container.
+    network = ["--pod", pod_name(spec.pod)] if spec.pod else ["-p", f"127.0.0.1:{port}:22"]
+    network += [arg for cport, hport in published for arg in ("-p", f"127.0.0.1:{hport}:{cport}")]
     podman(
-        "run", "-d", "--name", spec.container, "--label", LABEL, "--label", f"socle.lab.host={spec.name}",
+        "create", "--name", spec.container, "--label", LABEL, "--label", f"socle.lab.host={spec.name}",
         "--systemd=always", "--cap-add", "NET_ADMIN", "--hostname", spec.name,
-        "-p", f"127.0.0.1:{port}:22", "-v", f"{apt_dir}:/var/cache/apt/archives",
+        *network, "-v", f"{apt_dir}:/var/cache/apt/archives",
         spec.image, "/sbin/init",
         timeout=120,
     )  # fmt: skip
+    if spec.sshd_port != 22:
+        # Before the first boot, so that this sshd never races its pod mate for port 22.
+        with tempfile.TemporaryDirectory() as tmp:
+            dropin = Path(tmp) / "00-socle-lab-port.conf"
+            dropin.write_text(sshd_port_dropin(spec.sshd_port), encoding="utf-8")
+            dropin.chmod(0o644)
+            podman("cp", str(dropin), f"{spec.container}:/etc/ssh/sshd_config.d/00-socle-lab-port.conf")
+    podman("start", spec.container, timeout=120)
     deadline = time.monotonic() + timeout
     pubkey = key.with_suffix(".pub").read_text(encoding="utf-8").strip()
     podman(
@@ -650,9 +724,42 @@ def _start_host(spec: HostSpec, port: int, key: Path, timeout: float) -> LabHost
     return host
 
 
+def sshd_port_dropin(port: int) -> str:
+    """The sshd drop-in of a pod member whose sshd cannot listen on 22 (its pod mate does)."""
+    return (
+        "# Written by the Socle lab: this host shares its network namespace with another lab host\n"
+        f"# (podman pod), whose sshd listens on 22.\nPort {port}\n"
+    )
+
+
+def pod_create_args(pod: str, members: Sequence[tuple[HostSpec, int]]) -> list[str]:
+    """``podman pod create`` arguments: one loopback port per member, to that member's sshd."""
+    args = ["pod", "create", "--name", pod_name(pod), "--label", LABEL, "--share", "net"]
+    for spec, port in members:
+        args += ["-p", f"127.0.0.1:{port}:{spec.sshd_port}"]
+    return args
+
+
+def _create_pods(specs: Sequence[HostSpec], ports: Sequence[int]) -> None:
+    pods: dict[str, list[tuple[HostSpec, int]]] = {}
+    for spec, port in zip(specs, ports, strict=True):
+        if spec.pod:
+            pods.setdefault(spec.pod, []).append((spec, port))
+    for pod, members in pods.items():
+        podman(*pod_create_args(pod, members), timeout=120)
+
+
+def _remove_pods() -> None:
+    out = podman("pod", "ps", "--filter", f"label={LABEL}", "--format", "{{.Name}}").stdout
+    for name in out.split():
+        podman("pod", "rm", "-f", name, check=False, timeout=300)
+
+
 def up(hosts_spec: Sequence[HostSpec] | None = None, timeout: float = BOOT_TIMEOUT) -> list[LabHost]:
     """Replace the lab with fresh hosts, write the state and inventory; return the hosts."""
-    specs = [_check_spec(spec) for spec in (hosts_spec if hosts_spec is not None else load_topology())]
+    specs = assign_pod_ports(
+        [_check_spec(spec) for spec in (hosts_spec if hosts_spec is not None else load_topology())]
+    )
     if not specs:
         raise LabError("no hosts to start")
     require("podman", "runc", "ssh", "ssh-keygen")
@@ -660,17 +767,21 @@ def up(hosts_spec: Sequence[HostSpec] | None = None, timeout: float = BOOT_TIMEO
         build_images([release], desktop=any(s.desktop for s in specs if s.release == release))
     key = ensure_key()
     started = time.monotonic()
+    _remove_pods()  # first: a pod's infra container carries the lab label but only goes with its pod
     _remove_containers([*_lab_containers(), *(spec.container for spec in specs)])
     state_path().unlink(missing_ok=True)
     inventory_path().unlink(missing_ok=True)
     _harvest_apt_archives()
     ports = allocate_ports(len(specs))
+    _create_pods(specs, ports)
+    published = publish_ports(specs, max(ports) + 1)
     log(f"starting {len(specs)} host(s): {', '.join(spec.name for spec in specs)}")
     hosts: dict[str, LabHost] = {}
     errors: list[str] = []
     with ThreadPoolExecutor(max_workers=len(specs)) as pool:
         futures = {
-            pool.submit(_start_host, spec, port, key, timeout): spec for spec, port in zip(specs, ports, strict=True)
+            pool.submit(_start_host, spec, port, key, timeout, published[spec.name]): spec
+            for spec, port in zip(specs, ports, strict=True)
         }
         for future in as_completed(futures):
             spec = futures[future]
@@ -693,6 +804,7 @@ def up(hosts_spec: Sequence[HostSpec] | None = None, timeout: float = BOOT_TIMEO
 def down(images: bool = False) -> None:
     """Remove every lab container and the generated inventory; with ``images``, the images too."""
     require("podman")
+    _remove_pods()  # first: a pod's infra container carries the lab label but only goes with its pod
     names = _lab_containers()
     _remove_containers(names)
     log(f"removed {len(names)} container(s)")

@@ -152,3 +152,87 @@ def test_missing_tool_message(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_cli_rejects_count_with_topology(capsys: pytest.CaptureFixture[str]) -> None:
     assert lab.main(["up", "--count", "2", "--topology", "lab/topology.yml"]) == 1
     assert "either --count or --topology" in capsys.readouterr().err
+
+
+# -- extra published ports (topology `publish`, used by the firewall scenario) ----------------------
+def test_publish_is_parsed_sorted_and_deduplicated() -> None:
+    specs = lab.parse_topology({"hosts": [{"name": "fw12", "image": "debian12", "publish": [8443, 8080, 8080]},
+                                          {"name": "fw13", "image": "debian13"}]})
+    assert specs[0].publish == (8080, 8443)
+    assert specs[1].publish == ()
+
+
+@pytest.mark.parametrize("publish", [8080, [22], [0], [70000], ["8080"], [True]])
+def test_bad_publish_is_rejected(publish: object) -> None:
+    with pytest.raises(LabError, match="publish"):
+        lab.parse_topology({"hosts": [{"name": "x", "release": "12", "publish": publish}]})
+
+
+def test_publish_in_a_pod_is_rejected() -> None:
+    with pytest.raises(LabError, match="pod"):
+        lab.parse_topology({"hosts": [{"name": "x", "release": "12", "pod": "p", "publish": [8080]}]})
+
+
+def test_publish_ports_are_free_loopback_ports(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lab, "_port_free", lambda port: port != 2405)
+    specs = [HostSpec("a", "12", publish=(8080, 8443)), HostSpec("b", "13"), HostSpec("c", "13", publish=(8080,))]
+    assert lab.publish_ports(specs, 2403) == {"a": ((8080, 2403), (8443, 2404)), "b": (), "c": ((8080, 2406),)}
+
+
+def test_published_ports_are_host_vars_and_survive_the_state_file(tmp_path: Path) -> None:
+    host = LabHost("fw12", "lab-fw-fw12", 2401, "12", "localhost/socle-lab:debian12", published=((8080, 2403),))
+    again = LabHost(**json.loads(json.dumps(lab.asdict(host))))
+    for item in (host, again):
+        hostvars = _groups(lab.render_inventory([item], KEY))["debian12"]["hosts"]["fw12"]
+        assert hostvars["socle_lab_ports"] == {8080: 2403}
+    assert "socle_lab_ports" not in _groups(lab.render_inventory(HOSTS, KEY))["debian13"]["hosts"]["deb13-srv"]
+
+
+# -- pods: hosts sharing one network namespace ------------------------------------------------------
+def test_topology_pod_members_get_their_own_sshd_port() -> None:
+    specs = lab.parse_topology({"hosts": [
+        {"name": "client", "image": "debian12", "pod": "backup"},
+        {"name": "alone", "release": "13"},
+        {"name": "vault", "image": "debian13", "pod": "backup"},
+        {"name": "third", "release": "13", "pod": "backup"},
+    ]})  # fmt: skip
+    assert [(s.name, s.pod, s.sshd_port) for s in specs] == [
+        ("client", "backup", 22), ("alone", None, 22), ("vault", "backup", 2222), ("third", "backup", 2223),
+    ]  # fmt: skip
+    assert lab.assign_pod_ports(specs) == specs  # idempotent (up applies it again)
+
+
+def test_bad_pod_name_is_rejected() -> None:
+    with pytest.raises(LabError, match="invalid pod name"):
+        lab.parse_topology({"hosts": [{"name": "x", "release": "12", "pod": "Bad Pod"}]})
+
+
+def test_pod_create_publishes_each_members_ssh_on_loopback() -> None:
+    specs = lab.assign_pod_ports([HostSpec("client", "12", pod="backup"), HostSpec("vault", "13", pod="backup")])
+    args = lab.pod_create_args("backup", list(zip(specs, [2601, 2602], strict=True)))
+    assert args[:3] == ["pod", "create", "--name"] and args[3] == lab.pod_name("backup")
+    assert ["--share", "net"] == args[args.index("--share"):args.index("--share") + 2]
+    published = [args[i + 1] for i, a in enumerate(args) if a == "-p"]
+    assert published == ["127.0.0.1:2601:22", "127.0.0.1:2602:2222"]
+    assert "Port 2222" in lab.sshd_port_dropin(2222)
+
+
+def test_inventory_of_pod_members() -> None:
+    hosts = [
+        LabHost("bak12-client", "lab-bak12-client", 2601, "12", "localhost/socle-lab:debian12", False, "backup", 22),
+        LabHost("bak13-vault", "lab-bak13-vault", 2602, "13", "localhost/socle-lab:debian13", False, "backup", 2222),
+    ]
+    groups = _groups(lab.render_inventory(hosts, KEY))
+    vault = groups["debian13"]["hosts"]["bak13-vault"]
+    assert vault["ansible_host"] == "127.0.0.1" and vault["ansible_port"] == 2602
+    assert vault["socle_lab_pod"] == "backup" and vault["socle_lab_sshd_port"] == 2222
+    # Hosts outside a pod keep exactly the variables they had.
+    assert "socle_lab_pod" not in _groups(lab.render_inventory(HOSTS, KEY))["debian13"]["hosts"]["deb13-srv"]
+
+
+def test_lab_state_without_pod_fields_still_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOCLE_LAB_DIR", str(tmp_path))
+    old = {"hosts": [{"name": "a", "container": "socle-lab-a", "port": 2201, "release": "12",
+                      "image": "localhost/socle-lab:debian12", "desktop": False}]}  # fmt: skip
+    (tmp_path / "lab.json").write_text(json.dumps(old))
+    assert lab.read_state()[0].pod is None and lab.read_state()[0].sshd_port == 22
