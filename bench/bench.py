@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""Socle benchmark: audit speed per host, Ansible floor, Lynis, scaling across hosts, report rendering.
+
+Runs everything in one go on a lab of its own (SOCLE_LAB_NAME=socle-bench) and prints each figure and
+the ratios, then writes bench/RESULTS.md. Usage (from the project root, after `make deps`):
+
+    .venv/bin/python bench/bench.py [--repeat 3] [--scale 1,5,20] [--skip-lynis]
+
+Never part of the test suite: timings depend on the machine; only ratios measured in one run mean much.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+LAB_ENV = {
+    "SOCLE_LAB_NAME": "socle-bench",
+    "SOCLE_LAB_PORT": "2801",
+    "SOCLE_LAB_DIR": str(ROOT / ".lab-bench"),
+    "SOCLE_LAB_INVENTORY": str(ROOT / "inventories" / "lab" / "hosts-bench.yml"),
+    "CONTAINERS_CONF": str(ROOT / "lab" / "containers.conf"),
+}
+ENV = {**os.environ, **LAB_ENV, "PATH": f"{Path(PY).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+       "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
+INVENTORY = LAB_ENV["SOCLE_LAB_INVENTORY"]
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def run(cmd: list[str], ok=(0,), **kw) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(cmd, env=ENV, cwd=ROOT, capture_output=True, text=True, **kw)
+    if proc.returncode not in ok:
+        raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stdout[-2000:]}\n"
+                         f"{proc.stderr[-2000:]}")
+    return proc
+
+
+def timed(cmd: list[str], ok=(0,)) -> float:
+    start = time.perf_counter()
+    run(cmd, ok=ok)
+    return time.perf_counter() - start
+
+
+def median_of(repeat: int, cmd: list[str], ok=(0,)) -> tuple[float, list[float]]:
+    times = [timed(cmd, ok=ok) for _ in range(repeat)]
+    return statistics.median(times), times
+
+
+def lab_up(count: int) -> list[dict]:
+    run([PY, "-m", "socle", "lab", "up", "--count", str(count), "--release", "12"])
+    return json.loads((Path(LAB_ENV["SOCLE_LAB_DIR"]) / "lab.json").read_text())["hosts"]
+
+
+def socle(mode: str, out: Path, limit: str | None = None, forks: int | None = None, ok=(0, 2)) -> list[str]:
+    cmd = [PY, "-m", "socle", mode, "-q", "-i", INVENTORY, "--out", str(out)]
+    if limit:
+        cmd += ["--limit", limit]
+    if forks:
+        cmd += ["--forks", str(forks)]
+    return cmd
+
+
+def ssh(host: dict, command: str) -> list[str]:
+    return ["ssh", "-q", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-i", str(Path(LAB_ENV["SOCLE_LAB_DIR"]) / "id_ed25519"), "-p", str(host["port"]),
+            "socleadm@127.0.0.1", command]
+
+
+def bench_report(tmp: Path) -> dict:
+    """Render a synthetic run record of 1,000 hosts x every catalogue control, in a child process."""
+    code = r"""
+import json, resource, sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from socle.catalogue import load_catalogue
+from socle.record import load_record
+from socle.report.html import render_html
+cat = load_catalogue()
+ids = list(cat.controls)
+statuses = ["compliant"] * 6 + ["drift", "not_applicable", "error"]
+DIFF = "--- a\n+++ b\n@@ -1 +1 @@\n-ClientAliveInterval 0\n+ClientAliveInterval 300\n"
+hosts = {}
+for n in range(1000):
+    controls = {}
+    for i, cid in enumerate(ids):
+        st = statuses[(n + i) % len(statuses)]
+        controls[cid] = {"status": st, "changed": st == "drift",
+            "expected": "ClientAliveInterval 300" if st == "drift" else None,
+            "actual": "ClientAliveInterval 0" if st == "drift" else None,
+            "diff": DIFF if st == "drift" else None,
+            "message": "boom" if st == "error" else None,
+            "tasks": [{"name": cid + " | task", "result": "changed" if st == "drift" else "ok", "msg": None}]}
+    hosts[f"pc-{n:04d}.facility.lan"] = {"status": "ok", "message": None, "facility": "EHPAD Bench",
+        "platform": "Debian 12", "controls": controls}
+record = {"schema_version": 1, "run": {"id": "20261128T000000Z-00000000", "mode": "audit",
+    "started": "2026-11-28T00:00:00Z", "finished": "2026-11-28T00:10:00Z", "ansible_version": "2.19.14",
+    "socle_version": "0.1.0", "playbooks": ["audit.yml"], "errors": []}, "hosts": hosts}
+path = Path(sys.argv[2]) / "run.json"
+path.write_text(json.dumps(record))
+start = time.perf_counter()
+rec = load_record(path)
+loaded = time.perf_counter()
+html = render_html(rec, cat, lang="fr")
+done = time.perf_counter()
+print(json.dumps({"load_s": loaded - start, "render_s": done - loaded, "total_s": done - start,
+    "html_bytes": len(html.encode()), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "hosts": len(hosts), "controls": len(ids)}))
+"""
+    proc = run([PY, "-c", code, str(ROOT), str(tmp)])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per single-host figure (median kept)")
+    parser.add_argument("--scale", default="1,5,20", help="host counts for the scaling figure")
+    parser.add_argument("--skip-lynis", action="store_true")
+    args = parser.parse_args(argv)
+    scale = [int(n) for n in args.scale.split(",")]
+    results: dict = {"repeat": args.repeat}
+    tmp = Path(tempfile.mkdtemp(prefix="socle-bench-"))
+    try:
+        log("starting 1 fresh Debian 12 host")
+        host = lab_up(1)[0]
+        name = host["name"]
+        floor = [str(Path(PY).with_name("ansible-playbook")), "-i", INVENTORY, str(ROOT / "bench" / "floor.yml")]
+        log("Ansible floor (one play, no fact gathering, one module)")
+        results["floor_s"], results["floor_runs"] = median_of(args.repeat, floor)
+        log("Socle audit, fresh host")
+        results["audit_fresh_s"], results["audit_fresh_runs"] = median_of(
+            args.repeat, socle("audit", tmp / "fresh", limit=name), ok=(2,))
+        log("apply, then Socle audit, converged host")
+        run(socle("apply", tmp / "apply", limit=name), ok=(0, 2))
+        results["audit_converged_s"], results["audit_converged_runs"] = median_of(
+            args.repeat, socle("audit", tmp / "conv", limit=name), ok=(0, 2))
+        if not args.skip_lynis:
+            log("installing lynis (Debian package) on the same host")
+            run(ssh(host, "sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -q lynis"))
+            log("lynis audit system")
+            results["lynis_s"], results["lynis_runs"] = median_of(
+                args.repeat, ssh(host, "sudo -n lynis audit system --quick --no-colors --no-log >/dev/null"))
+        for count in scale:
+            log(f"scaling: {count} fresh host(s), forks={count}")
+            lab_up(count)
+            results[f"audit_{count}_hosts_s"] = timed(socle("audit", tmp / f"scale{count}", forks=count), ok=(2,))
+        log("report rendering: 1,000 hosts x every catalogue control")
+        results["report"] = bench_report(tmp)
+    finally:
+        run([PY, "-m", "socle", "lab", "down"], ok=(0, 1))
+    write_results(results, scale)
+    return 0
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "machine": platform.machine(), "cpus": str(os.cpu_count())}
+    out["ansible-core"] = run([str(Path(PY).with_name("ansible")), "--version"]).stdout.split("\n")[0]
+    try:
+        out["cpu"] = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                          if line.startswith("model name"))
+    except (OSError, StopIteration):
+        out["cpu"] = platform.processor()
+    return out
+
+
+def write_results(r: dict, scale: list[int]) -> None:
+    lines = ["# Socle benchmark results", "",
+             f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `bench/bench.py` in one run, "
+             "on the lab (podman containers, systemd, SSH on loopback with pipelining).", ""]
+    lines += ["| Machine | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in versions().items()] + [""]
+    rows = [("Ansible floor: one play, no facts, one module, 1 host", r["floor_s"]),
+            ("Socle full dry-run audit, 1 fresh host (CLI, reports included)", r["audit_fresh_s"]),
+            ("Socle full dry-run audit, 1 converged host", r["audit_converged_s"])]
+    if "lynis_s" in r:
+        rows.append(("`lynis audit system --quick`, same host", r["lynis_s"]))
+    rows += [(f"Socle audit of {n} fresh hosts (forks {n})", r[f"audit_{n}_hosts_s"]) for n in scale]
+    lines += ["| Figure | Seconds |", "|---|---|"] + [f"| {k} | {v:.2f} |" for k, v in rows] + [""]
+    ratios = [("Socle audit (converged) / Ansible floor", r["audit_converged_s"] / r["floor_s"], "≤ 3"),
+              ("Socle audit (fresh) / Ansible floor", r["audit_fresh_s"] / r["floor_s"], "≤ 3")]
+    if "lynis_s" in r:
+        ratios.append(("Lynis / Socle audit (converged): Socle is N× faster", r["lynis_s"] / r["audit_converged_s"],
+                       "≥ 9"))
+    if 1 in scale and 20 in scale:
+        ratios.append(("20 hosts / 1 host", r["audit_20_hosts_s"] / r["audit_1_hosts_s"], "≤ 4"))
+    rep = r["report"]
+    lines += ["| Ratio | Value | Target |", "|---|---|---|"] + [f"| {k} | {v:.2f} | {t} |" for k, v, t in ratios]
+    lines += ["", f"Report of {rep['hosts']} hosts × {rep['controls']} controls: load {rep['load_s']:.2f} s, "
+              f"render {rep['render_s']:.2f} s (total {rep['total_s']:.2f} s, target < 3 s), HTML "
+              f"{rep['html_bytes'] / 1e6:.2f} MB (target < 5 MB), peak memory {rep['peak_rss_mb']:.0f} MB.", ""]
+    lines += ["Single-host figures are the median of the runs listed in the JSON below.", "", "```json",
+              json.dumps(r, indent=1), "```", ""]
+    text = "\n".join(lines)
+    (ROOT / "bench" / "RESULTS.md").write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
