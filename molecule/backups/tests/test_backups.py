@@ -97,17 +97,15 @@ def test_check_mode_predicted_exactly_what_apply_changed():
 
 
 # -- effective state, read with independent probes --------------------------------------------------
-def test_timers_enabled_and_active(host):
-    if host.backend.get_hostname() != CLIENT:
-        pytest.skip("client only")
+def test_timers_enabled_and_active():
+    host = lab_host(CLIENT)
     for timer in TIMERS:
         assert host.service(timer).is_enabled and host.service(timer).is_running, timer
     assert host.package("restic").is_installed
 
 
-def test_secret_files_root_only(host):
-    if host.backend.get_hostname() != CLIENT:
-        pytest.skip("client only")
+def test_secret_files_root_only():
+    host = lab_host(CLIENT)
     for path in ("/etc/restic/local.pass", "/etc/restic/offsite.pass", "/etc/restic/offsite_id_ed25519"):
         stat = sudo(host, f"stat -c '%a %U %G' {path}")
         assert stat == "600 root root", (path, stat)
