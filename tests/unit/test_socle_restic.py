@@ -325,12 +325,20 @@ def test_retention_from_policy():
 
 
 def test_offsite_and_check_units():
+    # Append-only by default: restic reaches the target's forced "rclone serve restic" through ssh.
     offsite = unit(render("restic-offsite.service.j2"))["ExecStart"][0]
-    assert offsite.startswith("/usr/bin/restic -r sftp:restic@127.0.0.1:/repos/bak12-client -o \"sftp.command=ssh -i")
+    assert offsite.startswith("/usr/bin/restic -r rclone:socle:bak12-client -o \"rclone.program=ssh -i")
     assert "-p 2222" in offsite and "StrictHostKeyChecking=accept-new" in offsite
+    assert offsite.split('"')[1].endswith("restic@127.0.0.1")
+    sftp = unit(render("restic-offsite.service.j2", backup_offsite_append_only=False))["ExecStart"][0]
+    assert sftp.startswith("/usr/bin/restic -r sftp:restic@127.0.0.1:/repos/bak12-client -o \"sftp.command=ssh -i")
+    assert sftp.split('"')[1].endswith("restic@127.0.0.1 -s sftp")
+    custom = unit(render("restic-offsite.service.j2", backup_offsite_append_only=False, backup_offsite_path="/x/y"))
+    assert custom["ExecStart"][0].startswith("/usr/bin/restic -r sftp:restic@127.0.0.1:/x/y -o")
     pinned = unit(render("restic-offsite.service.j2", backup_offsite_ssh_host_key="ssh-ed25519 AAAA"))["ExecStart"][0]
     assert "UserKnownHostsFile=/etc/restic/known_hosts" in pinned and "StrictHostKeyChecking=yes" in pinned
     check = unit(render("restic-check.service.j2", backup_check_read_data_subset_pct=10))
+    assert "-r rclone:socle:bak12-client" in check["ExecStart"][1] and "rclone.program=ssh" in check["ExecStart"][1]
     assert all(e.endswith(" check --read-data-subset=10%%") for e in check["ExecStart"])
     assert len(check["ExecStart"]) == 2
     assert "/var/lib/restic/check.status" in check["ExecStopPost"][0]
@@ -380,3 +388,38 @@ def test_role_tasks_touching_secrets_have_no_log():
         text = json.dumps(task)
         if "password" in text.replace("password_file", "") or "private_key" in text:
             assert task.get("no_log") is True, task["name"]
+
+
+# -- the off-site target's key file and sshd drop-in ------------------------------------------------
+TARGET_ROLE = ROOT / "roles" / "offsite_target"
+CLIENT_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIUnitTestOnly bak12-client"
+
+
+def render_target(name: str, **overrides) -> str:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TARGET_ROLE / "templates"), keep_trailing_newline=True,
+                             trim_blocks=True)
+    values = yaml.safe_load((TARGET_ROLE / "defaults/main.yml").read_text())
+    values.update(offsite_target_clients=[{"host": "bak12-client", "key": CLIENT_KEY + "\n"}])
+    values.update(overrides)
+    return env.get_template(name).render(**values)
+
+
+def key_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def test_append_only_keys_force_the_host_own_repository():
+    lines = key_lines(render_target("authorized_keys.j2"))
+    assert lines == ['restrict,command="rclone --config \'\' serve restic --stdio --append-only '
+                     '/srv/restic-sftp/repos/bak12-client" ' + CLIENT_KEY]
+    sshd = render_target("sshd_offsite_target.conf.j2")
+    assert "ForceCommand" not in sshd and "ChrootDirectory" not in sshd
+    assert "AuthorizedKeysFile /etc/ssh/socle_authorized_keys/%u" in sshd and "PermitTTY no" in sshd
+
+
+def test_sftp_mode_keys_and_chroot():
+    lines = key_lines(render_target("authorized_keys.j2", offsite_target_append_only=False))
+    assert lines == ["restrict " + CLIENT_KEY]
+    sshd = render_target("sshd_offsite_target.conf.j2", offsite_target_append_only=False)
+    assert "ForceCommand internal-sftp" in sshd and "ChrootDirectory /srv/restic-sftp" in sshd
+    assert key_lines(render_target("authorized_keys.j2", offsite_target_clients=[])) == []

@@ -1,4 +1,4 @@
-"""Verify measure 3 on the lab: a Debian 12 client backing up locally and, over SFTP, to a Debian 13 target.
+"""Verify measure 3 on the lab: a Debian 12 client backing up locally and, append-only over SSH, to a Debian 13 target.
 
 Runs as molecule's testinfra verifier, after check, converge and idempotence. The two hosts share one
 network namespace (podman pod): the client reaches the target's sshd on 127.0.0.1:2222.
@@ -15,72 +15,50 @@ from pathlib import Path
 
 import pytest
 
-from socle.record import load_record
-from socle.runner import RunOptions, run
+from socle.testing import Scenario, flagged
 
-EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
-INVENTORY = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
 ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
-RECORDS = EPHEMERAL / "records"
 CLIENT, TARGET = "bak12-client", "bak13-vault"
 CONTROLS = {
     "M3-LNX-RESTIC-JOB", "M3-LNX-REPO-LOCAL", "M3-LNX-REPO-OFFSITE", "M3-LNX-RETENTION", "M3-LNX-CHECK",
     "M3-LNX-LOCAL-AGE", "M3-LNX-OFFSITE-AGE", "M3-LNX-RESTORE-TEST",
 }  # fmt: skip
+SCENARIO = Scenario(controls=CONTROLS)
+INVENTORY = SCENARIO.inventory
+lab_host = SCENARIO.host
 FINDINGS = {"M3-LNX-LOCAL-AGE", "M3-LNX-OFFSITE-AGE", "M3-LNX-RESTORE-TEST"}
 PASSWORDS = ("molecule-test-only-local-0001", "molecule-test-only-offsite-0002")
-OFFSITE_REPO = "sftp:restic@127.0.0.1:/repos/bak12-client"
-SFTP = (
-    "sftp.command=ssh -i /etc/restic/offsite_id_ed25519 -p 2222 -o BatchMode=yes -o LogLevel=ERROR"
-    " -o UserKnownHostsFile=/var/lib/restic/known_hosts -o StrictHostKeyChecking=accept-new restic@127.0.0.1 -s sftp"
-)
+OFFSITE_REPO = "rclone:socle:bak12-client"
+SSH = ("ssh -i /etc/restic/offsite_id_ed25519 -p 2222 -o BatchMode=yes -o LogLevel=ERROR"
+       " -o UserKnownHostsFile=/var/lib/restic/known_hosts -o StrictHostKeyChecking=accept-new restic@127.0.0.1")
+OFFSITE_OPTION = f"rclone.program={SSH}"
+TARGET_REPO = "/srv/restic-sftp/repos/bak12-client"
 TIMERS = ("restic-backup.timer", "restic-offsite.timer", "restic-check.timer")
-
-
-def lab_host(name: str):
-    import testinfra
-
-    return testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
 
 
 def sudo(node, command: str) -> str:
     return node.check_output(f"sudo -n sh -c {shlex.quote(command)}")
 
 
+OFFSITE_RESTIC = f"restic -r {OFFSITE_REPO} -o '{OFFSITE_OPTION}' --password-file /etc/restic/offsite.pass"
+
+
 def snapshots(node, offsite: bool = False) -> list[dict]:
     if offsite:
-        cmd = f"restic -r {OFFSITE_REPO} -o '{SFTP}' --password-file /etc/restic/offsite.pass snapshots --json"
+        cmd = f"{OFFSITE_RESTIC} snapshots --json"
     else:
         cmd = "set -a && . /etc/restic/env && set +a && restic snapshots --json"
     return json.loads(sudo(node, cmd))
 
 
 def socle(mode: str, tmp_path: Path, extra_vars: dict | None = None):
-    options = RunOptions(mode=mode, inventories=[INVENTORY], out_dir=tmp_path / mode, progress=False,
-                         tags=sorted(CONTROLS), extra_vars=extra_vars)
-    record_path, _status = run(options)
-    return load_record(record_path)
-
-
-def flagged(record) -> set[tuple[str, str]]:
-    return {(h, c) for h, host in record.hosts.items() for c, res in host.controls.items()
-            if res.status not in ("compliant", "not_applicable")}
+    return SCENARIO.socle(mode, tmp_path, extra_vars=extra_vars)
 
 
 # -- the records of molecule's check, converge and idempotence runs (before any backup ran) ---------
-def records_by_mode() -> dict[str, list]:
-    found: dict[str, list] = {"audit": [], "apply": []}
-    for path in sorted(RECORDS.glob("*.json")):
-        record = load_record(path)
-        if "converge.yml" in record.run.playbooks:
-            found[record.run.mode].append(record)
-    return found
-
 
 def test_check_mode_predicted_exactly_what_apply_changed():
-    runs = records_by_mode()
-    assert len(runs["audit"]) == 1 and len(runs["apply"]) == 2, {k: len(v) for k, v in runs.items()}
-    audit, converge, idempotence = runs["audit"][0], runs["apply"][0], runs["apply"][1]
+    audit, converge, idempotence = SCENARIO.molecule_runs()
     assert not audit.run.errors and not converge.run.errors
     assert set(audit.hosts[CLIENT].controls) == CONTROLS
     # Fresh hosts: every setting control of the client drifts; the target only hosts the off-site account.
@@ -116,21 +94,22 @@ def test_secret_files_root_only():
     assert "--keep-daily 7 --keep-weekly 4 --keep-monthly 12" in text
 
 
-def test_offsite_account_is_sftp_only_and_chrooted():
+def test_offsite_account_keys_can_only_serve_their_own_repository_append_only():
     target = lab_host(TARGET)
     effective = sudo(target, "sshd -T -C user=restic,host=localhost,addr=127.0.0.1")
-    assert "forcecommand internal-sftp" in effective
-    assert "chrootdirectory /srv/restic-sftp" in effective
     assert "allowtcpforwarding no" in effective and "permittty no" in effective
-    # From the client, through the shared loopback: a shell command is refused, SFTP works.
+    assert "passwordauthentication no" in effective
+    keys = [line for line in sudo(target, "cat /etc/ssh/socle_authorized_keys/restic").splitlines()
+            if line and not line.startswith("#")]
+    assert len(keys) == 1
+    forced = f"rclone --config '' serve restic --stdio --append-only {TARGET_REPO}"
+    assert keys[0].startswith(f'restrict,command="{forced}" ssh-ed25519 ')
+    assert sudo(target, "stat -c '%U %a' /etc/ssh/socle_authorized_keys/restic") == "root 644"
+    # From the client, through the shared loopback: whatever is asked, the key runs the forced command.
     client = lab_host(CLIENT)
-    ssh = ("ssh -i /etc/restic/offsite_id_ed25519 -p 2222 -o BatchMode=yes -o LogLevel=ERROR"
-           " -o UserKnownHostsFile=/var/lib/restic/known_hosts -o StrictHostKeyChecking=accept-new restic@127.0.0.1")
-    shell = client.run(f"sudo -n timeout 30 {ssh} id </dev/null")
+    shell = client.run(f"sudo -n timeout 30 {SSH} 'id; rm -rf {TARGET_REPO}' </dev/null")
     assert "uid=" not in shell.stdout
-    listing = sudo(client, "echo ls / | sftp -b - -i /etc/restic/offsite_id_ed25519 -P 2222 -o BatchMode=yes"
-                   " -o UserKnownHostsFile=/var/lib/restic/known_hosts restic@127.0.0.1")
-    assert "repos" in listing and "etc" not in listing.split()  # the chroot, not the target's /
+    assert target.file(TARGET_REPO).is_directory
 
 
 # -- run the backup, then the restore test --------------------------------------------------------
@@ -150,6 +129,17 @@ def test_snapshots_in_both_repositories(backed_up):
     target = lab_host(TARGET)
     assert int(sudo(target, "ls /srv/restic-sftp/repos/bak12-client/snapshots | wc -l")) == 1
     assert not lab_host(CLIENT).file("/srv/restic-sftp").exists
+
+
+def test_offsite_copy_cannot_be_deleted_from_the_client(backed_up):
+    before = snapshots(backed_up, offsite=True)
+    forget = backed_up.run(f"sudo -n {OFFSITE_RESTIC} forget {before[0]['id']}")
+    assert forget.rc != 0, forget.stdout
+    assert [s["id"] for s in snapshots(backed_up, offsite=True)] == [s["id"] for s in before]
+    target = lab_host(TARGET)
+    assert int(sudo(target, f"ls {TARGET_REPO}/snapshots | wc -l")) == 1
+    # Lock files are the one thing the client may delete: none is left behind by its runs.
+    assert int(sudo(target, f"ls {TARGET_REPO}/locks | wc -l")) == 0
 
 
 def test_check_status_recorded(backed_up):
@@ -186,18 +176,20 @@ def test_audit_after_backup_and_restore_is_clean(backed_up, tmp_path):
 # -- break one thing: the audit names exactly that control -----------------------------------------
 OLD_SNAPSHOT = (
     "set -a && . /etc/restic/env && set +a && "
-    "restic backup --host bak12-client --tag old --time '2026-01-01 00:00:00' /var/lib/restic/canary.txt >/dev/null && "
+    "restic backup --host bak12-client --tag old --time \"$(date -d '10 days ago' '+%Y-%m-%d %H:%M:%S')\""
+    " /var/lib/restic/canary.txt >/dev/null && "
     "restic forget $(restic snapshots --tag socle --json | python3 -c "
     "'import json,sys; print(\" \".join(s[\"id\"] for s in json.load(sys.stdin)))') >/dev/null"
 )
+# The last check, an hour ago (whatever the clock says today), failed.
+CHECK_FAILED = "printf '%s exit-code 1\\n' \"$(date -u -d '1 hour ago' +%s)\" > /var/lib/restic/check.status"
 
 DRIFT = [
     pytest.param("M3-LNX-RESTIC-JOB", "systemctl disable --now restic-backup.timer", None, id="backup-timer-disabled"),
     pytest.param("M3-LNX-LOCAL-AGE", OLD_SNAPSHOT, "systemctl start restic-backup.service", id="last-snapshot-old"),
     pytest.param("M3-LNX-RETENTION", "sed -i 's/--keep-daily 7/--keep-daily 1/' /etc/restic/retention.env", None,
                  id="retention-edited"),
-    pytest.param("M3-LNX-CHECK", "printf '1795000000 exit-code 1\\n' > /var/lib/restic/check.status",
-                 "systemctl start restic-check.service", id="check-failed"),
+    pytest.param("M3-LNX-CHECK", CHECK_FAILED, "systemctl start restic-check.service", id="check-failed"),
 ]
 
 
