@@ -5,23 +5,18 @@ Runs as molecule's testinfra verifier, after check, converge and idempotence.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
-from socle.record import load_record
-from socle.runner import RunOptions, run
+from socle.testing import Scenario, flagged
 
-EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
-INVENTORY = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
-RECORDS = EPHEMERAL / "records"
 HOSTS = ("deb12-srv", "deb13-srv")
 SETTINGS = {"M5-LNX-PWQUALITY", "M5-LNX-FAILLOCK", "M5-LNX-PWHISTORY", "M5-LNX-PASS-AGEING",
             "M5-LNX-DEPARTED-LOCKED", "M5-LNX-SSH-ROOT-LOGIN"}
 FINDINGS = {"M5-LNX-EMPTY-PASSWORDS", "M5-LNX-EXTRA-UID0", "M5-LNX-SHARED-ACCOUNTS", "M5-LNX-UNUSED-ACCOUNTS",
             "M5-LNX-SYSTEM-SHELLS", "M5-LNX-SUDO-NOPASSWD"}
 CONTROLS = SETTINGS | FINDINGS
+SCENARIO = Scenario(controls=CONTROLS)
+lab_host, socle = SCENARIO.host, SCENARIO.socle
 STRONG = "Kx7#mPq2vL9zWn"
 
 
@@ -92,19 +87,8 @@ def test_sshd_refuses_root_and_bounds_attempts(host):
 
 
 # -- the records of molecule's check, converge and idempotence runs ------------------------------
-def records_by_mode() -> dict[str, list]:
-    found: dict[str, list] = {"audit": [], "apply": []}
-    for path in sorted(RECORDS.glob("*.json")):
-        record = load_record(path)
-        if "converge.yml" in record.run.playbooks:
-            found[record.run.mode].append(record)
-    return found
-
-
 def test_check_mode_predicted_exactly_what_apply_changed():
-    runs = records_by_mode()
-    assert len(runs["audit"]) == 1 and len(runs["apply"]) == 2, {k: len(v) for k, v in runs.items()}
-    audit, converge, idempotence = runs["audit"][0], runs["apply"][0], runs["apply"][1]
+    audit, converge, idempotence = SCENARIO.molecule_runs()
     assert not audit.run.errors and not converge.run.errors
     assert set(audit.hosts) == set(HOSTS)
     for name in HOSTS:
@@ -123,21 +107,8 @@ def test_check_mode_predicted_exactly_what_apply_changed():
 
 
 # -- live runs of the project's own audit and apply ------------------------------------------------
-def socle(mode: str, tmp_path: Path, extra_vars: dict | None = None):
-    options = RunOptions(mode=mode, inventories=[INVENTORY], out_dir=tmp_path / mode, progress=False,
-                         tags=sorted(CONTROLS), extra_vars=extra_vars)
-    record_path, _status = run(options)
-    return load_record(record_path)
-
-
-def lab_host(name: str):
-    import testinfra
-
-    return testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
-
-
 def test_bad_policy_stops_the_run_before_any_host_is_touched(tmp_path):
-    record = socle("apply", tmp_path, {"accounts_password_min_length": 4, "accounts_faillock_deny": -1})
+    record = socle("apply", tmp_path, extra_vars={"accounts_password_min_length": 4, "accounts_faillock_deny": -1})
     assert record.exit_code() == 1
     errors = " ".join([*record.run.errors, *(h.message or "" for h in record.hosts.values())])
     assert "accounts_password_min_length = 4 is below the minimum 8" in errors
@@ -150,7 +121,7 @@ def test_policy_locking_out_the_operator_is_refused_before_any_change(tmp_path):
     nodes = {name: lab_host(name) for name in HOSTS}
     for node in nodes.values():  # something apply would change, to prove it was not
         node.check_output("sudo -n sed -i 's/^PASS_MIN_DAYS.*/PASS_MIN_DAYS\t0/' /etc/login.defs")
-    record = socle("apply", tmp_path, {"accounts_departed": ["ancien", "socleadm"]})
+    record = socle("apply", tmp_path, extra_vars={"accounts_departed": ["ancien", "socleadm"]})
     assert record.exit_code() == 1
     assert record.changed_pairs() == set()
     for name, node in nodes.items():
@@ -179,9 +150,7 @@ def test_each_breakage_is_named_as_exactly_its_control(tmp_path):
     for target, _control, breaker, _undo in BREAKAGES:
         lab_host(target).check_output(f"sudo -n sh -c {breaker!r}")
     audit = socle("audit", tmp_path / "audit")
-    flagged = {(h, c) for h, host in audit.hosts.items() for c, res in host.controls.items()
-               if res.status not in ("compliant", "not_applicable")}
-    assert flagged == {(t, c) for t, c, _b, _u in BREAKAGES}, flagged
+    assert flagged(audit) == {(t, c) for t, c, _b, _u in BREAKAGES}, flagged(audit)
     assert audit.exit_code() == 2
     assert {(t, c) for t, c, _b, undo in BREAKAGES if undo is None} == audit.setting_drift_pairs()
     assert "minlen = 6" in (audit.hosts["deb12-srv"].controls["M5-LNX-PWQUALITY"].diff or "")

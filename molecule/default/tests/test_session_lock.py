@@ -5,18 +5,13 @@ Runs as molecule's testinfra verifier, after check, converge and idempotence.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
-from socle.record import load_record
-from socle.runner import RunOptions, run
+from socle.testing import Scenario, flagged
 
-EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
-INVENTORY = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
-RECORDS = EPHEMERAL / "records"
 CONTROLS = {"M4-LNX-GNOME-LOCK", "M4-LNX-SHELL-TMOUT", "M4-LNX-SSH-IDLE"}
+SCENARIO = Scenario(controls=CONTROLS)
+lab_host, socle = SCENARIO.host, SCENARIO.socle
 HOSTS = {"deb12-desk": True, "deb13-desk": True, "deb13-srv": False}  # name -> GNOME desktop
 KEYFILE = "/etc/dconf/db/local.d/00-socle-session-lock"
 DROPIN = "/etc/ssh/sshd_config.d/00-socle-session-lock.conf"
@@ -60,19 +55,8 @@ def test_sshd_effective_idle_limits(host):
 
 
 # -- the records of molecule's check, converge and idempotence runs ------------------------------
-def records_by_mode() -> dict[str, list]:
-    found: dict[str, list] = {"audit": [], "apply": []}
-    for path in sorted(RECORDS.glob("*.json")):
-        record = load_record(path)
-        if "converge.yml" in record.run.playbooks:  # create, prepare, side_effect runs are not the baseline
-            found[record.run.mode].append(record)
-    return found
-
-
 def test_check_mode_predicted_exactly_what_apply_changed():
-    runs = records_by_mode()
-    assert len(runs["audit"]) == 1 and len(runs["apply"]) == 2, {k: len(v) for k, v in runs.items()}
-    audit, converge, idempotence = runs["audit"][0], runs["apply"][0], runs["apply"][1]
+    audit, converge, idempotence = SCENARIO.molecule_runs()
     assert not audit.run.errors and not converge.run.errors
     assert set(audit.hosts) == set(HOSTS)
     for name, desktop in HOSTS.items():
@@ -87,13 +71,6 @@ def test_check_mode_predicted_exactly_what_apply_changed():
 
 
 # -- break one setting: the audit names exactly that control -------------------------------------
-def socle(mode: str, tmp_path: Path, limit: str | None = None):
-    options = RunOptions(mode=mode, inventories=[INVENTORY], out_dir=tmp_path / mode, limit=limit,
-                         tags=sorted(CONTROLS), progress=False)
-    record_path, _status = run(options)
-    return load_record(record_path)
-
-
 TAMPER = [
     pytest.param("deb12-desk", "M4-LNX-GNOME-LOCK", "drift",
                  f"sed -i 's/idle-delay=uint32 900/idle-delay=uint32 0/' {KEYFILE} && dconf update",
@@ -120,20 +97,12 @@ TAMPER = [
 ]
 
 
-def lab_host(name: str):
-    import testinfra
-
-    return testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
-
-
 @pytest.mark.parametrize(("target", "control", "status", "breaker", "undo"), TAMPER)
 def test_one_broken_setting_is_named_alone(tmp_path, target, control, status, breaker, undo):
     node = lab_host(target)
     node.check_output(f"sudo -n sh -c {breaker!r}")
     audit = socle("audit", tmp_path)
-    flagged = {(h, c) for h, host in audit.hosts.items() for c, res in host.controls.items()
-               if res.status != "compliant" and res.status != "not_applicable"}
-    assert flagged == {(target, control)}, flagged
+    assert flagged(audit) == {(target, control)}, flagged(audit)
     assert audit.hosts[target].controls[control].status == status
     if status == "error":
         assert audit.exit_code() == 1

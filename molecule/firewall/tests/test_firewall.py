@@ -16,17 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from socle.record import load_record
-from socle.runner import RunOptions, run
+from socle.testing import Scenario, flagged
 
-EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
-INVENTORY = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
-RECORDS = EPHEMERAL / "records"
 LAB_DIR = Path(os.environ.get("SOCLE_LAB_DIR") or Path(__file__).resolve().parents[3] / ".lab")
 HOSTS = ("fw12", "fw13")
 BASELINE, MGMT, LOGGING = "M2-LNX-NFT-BASELINE", "M2-LNX-NFT-MGMT-PATH", "M2-LNX-NFT-LOGGING"
 CONTROLS = {BASELINE, MGMT, LOGGING}
-TAGS = sorted(CONTROLS)
+SCENARIO = Scenario(controls=CONTROLS)
+lab_host, socle = SCENARIO.host, SCENARIO.socle
 SOCLE_FILE = "/etc/nftables.d/socle.nft"
 
 
@@ -36,12 +33,6 @@ def lab() -> dict:
 
 def published(name: str, port: int) -> int:
     return dict((c, h) for c, h in lab()[name]["published"])[port]
-
-
-def lab_host(name: str):
-    import testinfra
-
-    return testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
 
 
 def new_ssh(name: str) -> subprocess.CompletedProcess:
@@ -63,18 +54,6 @@ def tcp_open(port: int, timeout: float = 3.0) -> bool:
             return sock.recv(12).startswith(b"HTTP/")
     except OSError:
         return False
-
-
-def socle(mode: str, tmp_path: Path, limit: str | None = None, extra_vars: dict | None = None):
-    options = RunOptions(mode=mode, inventories=[INVENTORY], out_dir=tmp_path / mode, limit=limit, tags=TAGS,
-                         extra_vars=extra_vars, progress=False)
-    record_path, _status = run(options)
-    return load_record(record_path)
-
-
-def flagged(record) -> set[tuple[str, str]]:
-    return {(h, c) for h, host in record.hosts.items() for c, res in host.controls.items()
-            if res.status not in ("compliant", "not_applicable")}
 
 
 def ruleset(node) -> str:
@@ -135,19 +114,8 @@ def test_the_table_survives_a_reboot():
 
 
 # -- the records of molecule's check, converge and idempotence runs ------------------------------
-def records_by_mode() -> dict[str, list]:
-    found: dict[str, list] = {"audit": [], "apply": []}
-    for path in sorted(RECORDS.glob("*.json")):
-        record = load_record(path)
-        if "converge.yml" in record.run.playbooks:
-            found[record.run.mode].append(record)
-    return found
-
-
 def test_check_mode_predicted_exactly_what_apply_changed():
-    runs = records_by_mode()
-    assert len(runs["audit"]) == 1 and len(runs["apply"]) == 2, {k: len(v) for k, v in runs.items()}
-    audit, converge, idempotence = runs["audit"][0], runs["apply"][0], runs["apply"][1]
+    audit, converge, idempotence = SCENARIO.molecule_runs()
     assert not audit.run.errors and not converge.run.errors
     for name in HOSTS:
         assert set(audit.hosts[name].controls) == CONTROLS

@@ -9,16 +9,11 @@ breakages each reported as exactly its control.
 
 from __future__ import annotations
 
-import os
 import shlex
 from pathlib import Path
 
-from socle.record import load_record
-from socle.runner import RunOptions, run
+from socle.testing import Scenario, flagged
 
-EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
-INVENTORY = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
-RECORDS = EPHEMERAL / "records"
 HOSTS = ["upd12-srv", "upd13-srv"]
 SETTINGS = {"M1-LNX-APT-UNATTENDED", "M1-LNX-APT-ORIGINS", "M1-LNX-REBOOT-POLICY", "M2-LNX-FRESHCLAM",
             "M2-LNX-CLAMAV-ENGINE", "M2-LNX-CLAMAV-SCAN"}
@@ -26,6 +21,8 @@ FINDINGS = {"M1-LNX-PENDING-SECURITY", "M1-LNX-LAST-RUN", "M1-LNX-HELD-PACKAGES"
             "M2-LNX-CLAMAV-SIG-AGE"}
 NOT_APPLICABLE = {"M1-LNX-DNF-AUTOMATIC"}  # RHEL family only: not run live (no RHEL mirror here)
 CONTROLS = SETTINGS | FINDINGS | NOT_APPLICABLE
+SCENARIO = Scenario(controls=CONTROLS)
+lab_host = SCENARIO.host
 UU_LOG = "/var/log/unattended-upgrades/unattended-upgrades.log"
 
 
@@ -98,19 +95,8 @@ def test_scan_service_runs(host):
 
 
 # -- the records of molecule's check, converge and idempotence runs ------------------------------
-def records_by_mode() -> dict[str, list]:
-    found: dict[str, list] = {"audit": [], "apply": []}
-    for path in sorted(RECORDS.glob("*.json")):
-        record = load_record(path)
-        if "converge.yml" in record.run.playbooks:
-            found[record.run.mode].append(record)
-    return found
-
-
 def test_check_mode_predicted_exactly_what_apply_changed():
-    runs = records_by_mode()
-    assert len(runs["audit"]) == 1 and len(runs["apply"]) == 2, {k: len(v) for k, v in runs.items()}
-    audit, converge, idempotence = runs["audit"][0], runs["apply"][0], runs["apply"][1]
+    audit, converge, idempotence = SCENARIO.molecule_runs()
     assert not audit.run.errors and not converge.run.errors, (audit.run.errors, converge.run.errors)
     for name in HOSTS:
         assert set(audit.hosts[name].controls) == CONTROLS
@@ -122,7 +108,7 @@ def test_check_mode_predicted_exactly_what_apply_changed():
 
 def test_findings_tell_the_truth_on_fresh_lab_hosts():
     """No signatures (freshclam cannot reach its servers) and no unattended-upgrades run yet."""
-    idempotence = records_by_mode()["apply"][1]
+    idempotence = SCENARIO.molecule_runs()[2]
     for name in HOSTS:
         controls = idempotence.hosts[name].controls
         assert controls["M2-LNX-CLAMAV-SIG-AGE"].status == "drift"
@@ -136,16 +122,7 @@ def test_findings_tell_the_truth_on_fresh_lab_hosts():
 
 # -- evidence built by hand, and breakages: the audit names exactly the broken control -----------
 def socle(mode: str, tmp_path: Path, **extra):
-    options = RunOptions(mode=mode, inventories=[INVENTORY], out_dir=tmp_path / mode, progress=False,
-                         tags=sorted(CONTROLS), extra_vars=extra or None)
-    record_path, _status = run(options)
-    return load_record(record_path)
-
-
-def lab_host(name: str):
-    import testinfra
-
-    return testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
+    return SCENARIO.socle(mode, tmp_path, extra_vars=extra or None)
 
 
 def sudo(name: str, script: str) -> None:
@@ -181,7 +158,7 @@ TOLERANT = {"updates_max_pending_security": 50}
 
 
 def test_pending_security_truth_and_threshold():
-    idempotence = records_by_mode()["apply"][1]  # default policy: no pending security update tolerated
+    idempotence = SCENARIO.molecule_runs()[2]  # default policy: no pending security update tolerated
     for name in HOSTS:
         pending = idempotence.hosts[name].controls["M1-LNX-PENDING-SECURITY"]
         if "no pending security update" in (pending.actual or ""):
@@ -221,9 +198,7 @@ def test_evidence_makes_findings_compliant_then_breakages_are_named_alone(tmp_pa
     for (name, _control), script in breakages.items():
         sudo(name, script)
     audit = socle("audit", tmp_path / "broken", **TOLERANT)
-    flagged = {(h, c) for h, host in audit.hosts.items() for c, res in host.controls.items()
-               if res.status not in ("compliant", "not_applicable")}
-    assert flagged == set(breakages), flagged ^ set(breakages)
+    assert flagged(audit) == set(breakages), flagged(audit) ^ set(breakages)
     assert all(audit.hosts[h].controls[c].status == "drift" for h, c in breakages)
     assert audit.exit_code() == 2
     assert "(120 h ago)" in audit.hosts["upd13-srv"].controls["M1-LNX-LAST-RUN"].actual
