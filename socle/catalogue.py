@@ -80,6 +80,9 @@ _LABELS = {
         "kinds": {"enforce": "enforce", "measure": "measure", "attest": "attest"},
         "generated": "_Generated from `catalogue/controls.yml` by `python -m socle.catalogue readme`; "
         "do not edit by hand._",
+        "recorded": "(recorded)",
+        "recorded_note": "✅ (recorded): implemented and unit-tested on outputs recorded in the documented formats; "
+        "**not tested against a live host** (there is no Windows host here).",
     },
     "fr": {
         "summary_caption": "**Couverture par mesure** : contrôles implémentés / prévus, par plateforme.",
@@ -91,6 +94,9 @@ _LABELS = {
         "kinds": {"enforce": "application", "measure": "mesure", "attest": "attestation"},
         "generated": "_Généré depuis `catalogue/controls.yml` par `python -m socle.catalogue readme` ; "
         "ne pas modifier à la main._",
+        "recorded": "(enregistré)",
+        "recorded_note": "✅ (enregistré) : implémenté et testé unitairement sur des sorties enregistrées aux "
+        "formats documentés ; **non testé sur un hôte réel** (aucun hôte Windows ici).",
     },
 }
 
@@ -273,6 +279,11 @@ def _semantic_errors(data: Any) -> list[str]:
             errors.append(f"{where}: id code {code} means platform '{expected}' but platform is '{platform}'")
         if platform == "organisational" and entry.get("kind") == "enforce":
             errors.append(f"{where}: an organisational control cannot be of kind 'enforce' (use attest)")
+        if entry.get("verified") == "recorded":
+            if platform != "windows":
+                errors.append(f"{where}: verified: recorded is only for Windows controls (no Windows host here)")
+            if entry.get("implemented") is not True:
+                errors.append(f"{where}: verified: recorded on a control that is not implemented")
     return errors
 
 
@@ -377,11 +388,19 @@ def feature_table(catalogue: Catalogue, lang: str = "en") -> str:
                     labels["platforms"][entry["platform"]],
                     labels["kinds"][entry["kind"]],
                     _cell(entry["title"][lang]),
-                    "✅" if entry["implemented"] else "—",
+                    _implemented_cell(entry, labels),
                 ]
             )
         )
+    if any(entry.get("verified") == "recorded" for entry in catalogue.implemented().values()):
+        lines += ["", labels["recorded_note"]]
     return "\n".join(lines) + "\n"
+
+
+def _implemented_cell(entry: dict[str, Any], labels: dict[str, Any]) -> str:
+    if not entry["implemented"]:
+        return "—"
+    return "✅ " + labels["recorded"] if entry.get("verified") == "recorded" else "✅"
 
 
 def _render_readme(text: str, block: str, source: Path) -> str:
@@ -481,17 +500,24 @@ def task_control_ids(root: str | Path = PROJECT_ROOT) -> dict[str, list[str]]:
 
 
 LIVE_TEST_GLOBS = ("tests/integration", "molecule/*/tests")
+# Where a control marked ``verified: recorded`` (Windows only) may be proven instead: unit tests on
+# outputs recorded in the documented formats.
+RECORDED_TEST_GLOBS = ("tests/unit",)
 
 
-def control_ids_in_tests(root: str | Path = PROJECT_ROOT) -> dict[str, list[str]]:
-    """Control ID -> live test files that mention it.
+def control_ids_in_tests(
+    root: str | Path = PROJECT_ROOT, globs: Sequence[str] = LIVE_TEST_GLOBS
+) -> dict[str, list[str]]:
+    """Control ID -> test files that mention it.
 
-    Only tests that exercise real hosts count (``tests/integration`` and every molecule scenario's
-    ``tests``): a unit test of the report that uses an ID as sample data does not test the control.
+    By default only tests that exercise real hosts count (``tests/integration`` and every molecule
+    scenario's ``tests``): a unit test of the report that uses an ID as sample data does not test the
+    control. :func:`trace` also looks in ``RECORDED_TEST_GLOBS`` for controls marked
+    ``verified: recorded``.
     """
     base = Path(root)
     found: dict[str, list[str]] = {}
-    for pattern in LIVE_TEST_GLOBS:
+    for pattern in globs:
         for tests_dir in sorted(base.glob(pattern)):
             for path in sorted(tests_dir.rglob("*")):
                 if not path.is_file() or path.suffix not in TEST_SUFFIXES or path.name in TEST_EXCLUDED_FILES:
@@ -513,6 +539,7 @@ class TraceReport:
     untraced: dict[str, str] = field(default_factory=dict)  # implemented ID -> why no task counts
     unknown: dict[str, list[str]] = field(default_factory=dict)  # ID in tasks but not catalogue -> where
     untested: list[str] = field(default_factory=list)  # implemented IDs no test mentions
+    recorded: dict[str, list[str]] = field(default_factory=dict)  # verified: recorded ID -> unit tests
 
     @property
     def ok(self) -> bool:
@@ -522,7 +549,9 @@ class TraceReport:
         out = [f"{cid}: {why}" for cid, why in self.untraced.items()]
         out += [f"{cid}: not in the catalogue, used by {', '.join(at)}" for cid, at in self.unknown.items()]
         out += [f"{cid}: implemented, but no live test (tests/integration, molecule/*/tests) mentions it"
-                for cid in self.untested]
+                for cid in self.untested if cid not in self.recorded]
+        out += [f"{cid}: verified: recorded, but no unit test (tests/unit) mentions it"
+                for cid in self.untested if cid in self.recorded]
         return out
 
 
@@ -531,11 +560,15 @@ def trace(root: str | Path = PROJECT_ROOT, catalogue: Catalogue | None = None) -
 
     * untraced: an implemented control with no task carrying its ID in roles/<its role>/;
     * unknown: an ID carried by a task, handler or tag that the catalogue does not define;
-    * untested: an implemented control that no test file mentions.
+    * untested: an implemented control that no live test mentions, or, for a control marked
+      ``verified: recorded``, that no unit test mentions either.
     """
     cat = catalogue or load_catalogue()
     tasks = task_control_ids(root)
     tests = control_ids_in_tests(root)
+    unit_tests = control_ids_in_tests(root, RECORDED_TEST_GLOBS)
+    recorded = {cid: unit_tests.get(cid, []) for cid, entry in cat.implemented().items()
+                if entry.get("verified") == "recorded"}
     untraced: dict[str, str] = {}
     for cid, entry in cat.implemented().items():
         places = tasks.get(cid, [])
@@ -548,8 +581,9 @@ def trace(root: str | Path = PROJECT_ROOT, catalogue: Catalogue | None = None) -
                 + ", ".join(places)
             )
     unknown = {cid: where for cid, where in tasks.items() if cid not in cat.controls}
-    untested = [cid for cid in cat.implemented() if cid not in tests]
-    return TraceReport(tasks=tasks, tests=tests, untraced=untraced, unknown=unknown, untested=untested)
+    untested = [cid for cid in cat.implemented() if cid not in tests and not recorded.get(cid)]
+    return TraceReport(tasks=tasks, tests=tests, untraced=untraced, unknown=unknown, untested=untested,
+                       recorded=recorded)
 
 
 # --------------------------------------------------------------------------------------------------

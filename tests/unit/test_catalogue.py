@@ -268,6 +268,13 @@ INVALID = [
         _second_control(id="M4-LNX-OTHER", measure=3),
         r"\(M4-LNX-OTHER\): id says",
     ),
+    ("unknown verification", _set(verified="manual"), r"verified: 'manual' is not one of"),
+    ("recorded outputs for a Linux control", _set(verified="recorded"), r"verified: recorded is only for Windows"),
+    (
+        "recorded outputs for a planned control",
+        _set(id="M4-WIN-DEMO", platform="windows", implemented=False, verified="recorded"),
+        r"verified: recorded on a control that is not implemented",
+    ),
 ]
 
 
@@ -361,6 +368,21 @@ def test_feature_table_rows_follow_implementation_status(real):
     planned = next(cid for cid, c in real.controls.items() if not c["implemented"])
     line = next(line for line in table.splitlines() if line.startswith(f"| `{planned}` |"))
     assert line.endswith("| — |")
+
+
+def test_feature_table_marks_controls_verified_on_recorded_outputs():
+    doc = minimal()
+    doc["controls"].append({**copy.deepcopy(doc["controls"][0]), "id": "M4-WIN-DEMO-LOCK", "platform": "windows",
+                            "verified": "recorded"})
+    assert validate(doc) == []
+    catalogue = cat.Catalogue(measures=doc["measures"], controls={c["id"]: c for c in doc["controls"]})
+    lines = feature_table(catalogue).splitlines()
+    assert next(line for line in lines if line.startswith("| `M4-WIN-DEMO-LOCK` |")).endswith("| ✅ (recorded) |")
+    assert next(line for line in lines if line.startswith("| `M4-LNX-DEMO-LOCK` |")).endswith("| ✅ |")
+    assert lines[-1].startswith("✅ (recorded): implemented and unit-tested on outputs recorded")
+    assert "**non testé sur un hôte réel**" in feature_table(catalogue, lang="fr")
+    assert "recorded" not in feature_table(cat.Catalogue(measures=doc["measures"],
+                                                         controls={"M4-LNX-DEMO-LOCK": doc["controls"][0]}))
 
 
 def test_feature_table_in_french(real):

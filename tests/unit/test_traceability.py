@@ -256,3 +256,30 @@ def test_a_mention_in_a_unit_test_is_not_a_test_of_the_control(tmp_path):
     _write(tmp_path, "tests/unit/test_report.py", "# sample data: M4-LNX-DEMO-LOCK\n")
     report = trace(tmp_path, catalogue)
     assert report.untested == ["M4-LNX-DEMO-LOCK"]
+
+
+def test_a_windows_control_verified_on_recorded_outputs_is_proven_by_a_unit_test(tmp_path):
+    """verified: recorded (Windows only) accepts a unit test in place of a live test, and only that."""
+    recorded = {**_control("M4-WIN-DEMO-LOCK", implemented=True), "verified": "recorded"}
+    catalogue = _project(tmp_path, [recorded, _control("M4-LNX-DEMO-LOCK", implemented=True)])
+    _write(tmp_path, "roles/demo/tasks/windows.yml", '- name: "M4-WIN-DEMO-LOCK | Lock"\n  debug: {}\n')
+    _write(tmp_path, "roles/demo/tasks/linux.yml", '- name: "M4-LNX-DEMO-LOCK | Lock"\n  debug: {}\n')
+    # Fixtures and the catalogue's own tests never count, not even for a recorded control.
+    _write(tmp_path, "tests/fixtures/windows/probe.json", '{"M4-WIN-DEMO-LOCK": {}}\n')
+    _write(tmp_path, "tests/unit/test_traceability.py", "# M4-WIN-DEMO-LOCK M4-LNX-DEMO-LOCK\n")
+    report = trace(tmp_path, catalogue)
+    assert report.untested == ["M4-WIN-DEMO-LOCK", "M4-LNX-DEMO-LOCK"]
+    assert "M4-WIN-DEMO-LOCK: verified: recorded, but no unit test (tests/unit) mentions it" in report.problems()
+    _write(tmp_path, "tests/unit/test_windows_demo.py", "def test_lock():\n    assert 'M4-WIN-DEMO-LOCK'\n")
+    _write(tmp_path, "tests/unit/test_linux_demo.py", "def test_lock():\n    assert 'M4-LNX-DEMO-LOCK'\n")
+    report = trace(tmp_path, catalogue)
+    assert report.untested == ["M4-LNX-DEMO-LOCK"], "a unit test proves only a control verified: recorded"
+    assert report.recorded == {"M4-WIN-DEMO-LOCK": ["tests/unit/test_windows_demo.py"]}
+
+
+def test_every_recorded_control_of_the_real_catalogue_is_windows_and_unit_tested(report):
+    catalogue = load_catalogue()
+    recorded = [cid for cid, e in catalogue.implemented().items() if e.get("verified") == "recorded"]
+    assert recorded, "no control is verified on recorded outputs"
+    assert all(catalogue.controls[cid]["platform"] == "windows" for cid in recorded)
+    assert all(report.recorded[cid] for cid in recorded), report.recorded
