@@ -25,11 +25,14 @@ demo: deps lab ## start the lab, audit (drift), apply, audit again (compliant), 
 
 test: deps lint unit molecule lab integration ## everything CI runs
 
-apt: ## system packages (podman lab, report rendering in Chromium)
+apt: ## system packages (podman lab, report rendering in Chromium, PDF documents with WeasyPrint)
 	@if ! command -v podman >/dev/null || ! command -v runc >/dev/null || ! command -v debootstrap >/dev/null \
-	  || ! command -v chromium >/dev/null || ! command -v ssh >/dev/null; then \
+	  || ! command -v chromium >/dev/null || ! command -v ssh >/dev/null \
+	  || ! ldconfig -p | grep -q libpangoft2-1.0.so.0 || ! ldconfig -p | grep -q libharfbuzz-subset.so.0 \
+	  || ! [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    podman runc debootstrap openssh-client chromium python3-venv >/dev/null; fi
+	    podman runc debootstrap openssh-client chromium python3-venv \
+	    libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core >/dev/null; fi
 
 venv: $(VENV)/.done
 $(VENV)/.done: requirements.txt constraints.txt pyproject.toml
