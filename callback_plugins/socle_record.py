@@ -11,9 +11,14 @@ description:
     writes, at the end of the run, one JSON record per run (schema in docs/run-record.md).
   - Writes nothing unless the environment variable C(SOCLE_RECORD) names the output file, or
     C(SOCLE_RECORD_DIR) names a folder (one file per run, C(<run id>-<mode>.json)).
-  - A module result may carry C(socle_finding) with C(status) (compliant, drift or not_applicable),
+  - A module result may carry C(socle_finding) with C(status) (compliant, drift, not_applicable, or for
+    organisational evidence attested or attestation_due),
     C(expected) and C(actual) - a measurement such as a signature age or a last backup age. Its status
     is the control's in audit and apply alike, and the control is marked C(finding).
+  - Waivers come from the C(socle_policy) action's result (C(socle_host.waivers), validated there from the
+    inventory's C(socle_waivers*) variables). A waiver is attached to its control on that host; a control
+    in drift (or attestation_due) under a waiver that has not expired becomes C(waived). A waiver expires
+    after its C(expires) day, compared with the run's start date (UTC); the control then keeps its status.
   - Results of C(no_log) tasks are censored by Ansible before they reach this plugin; the plugin also
     drops their diff, expected and actual values.
 requirements: []
@@ -33,7 +38,11 @@ from ansible.plugins.callback import CallbackBase
 CONTROL_RE = re.compile(r"^(M[1-8]-(?:LNX|WIN|ORG)-[A-Z0-9]+(?:-[A-Z0-9]+)*) \|")
 ROLE_PREFIX_RE = re.compile(r"^[\w.-]+ : ")  # get_name() puts "role : " before a role's task names
 MAX_TEXT = 20000
+#: Statuses a ``socle_finding`` may carry; attested / attestation_due are organisational evidence.
+FINDING_STATUSES = {"compliant", "drift", "not_applicable", "attested", "attestation_due"}
 SCHEMA_VERSION = 1
+#: Statuses a waiver that has not expired turns into ``waived``; any other status is kept.
+WAIVABLE = ("drift", "attestation_due")
 
 
 def now() -> str:
@@ -48,6 +57,21 @@ def clip(text: str | None) -> str | None:
     if text is None:
         return None
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "\n[... cut by Socle: too long]\n"
+
+
+def apply_waiver(control: dict, waiver: dict | None, run_day: str) -> dict:
+    """Attach ``waiver`` to a control's record entry; ``waived`` if it covers the status and holds on ``run_day``.
+
+    ``run_day`` and ``waiver["expires"]`` are ``YYYY-MM-DD``: the waiver holds through its expiry day.
+    """
+    if not waiver:
+        return control
+    expired = run_day > str(waiver["expires"])
+    control["waiver"] = {"reason": str(waiver["reason"]), "accepted_by": str(waiver["accepted_by"]),
+                         "expires": str(waiver["expires"]), "expired": expired, "source": waiver.get("source")}
+    if not expired and control["status"] in WAIVABLE:
+        control["status"] = "waived"
+    return control
 
 
 def unified(diff: dict) -> str:
@@ -83,6 +107,7 @@ class CallbackModule(CallbackBase):
         }
         self.hosts: dict[str, dict] = {}
         self.tasks: dict[str, dict[str, list]] = {}
+        self.waivers: dict[str, dict[str, dict]] = {}  # host -> control ID -> waiver (from socle_policy)
 
     # -- collection ----------------------------------------------------------------------------
     def host(self, name: str) -> dict:
@@ -108,6 +133,8 @@ class CallbackModule(CallbackBase):
             entry["platform"] = facts["socle"].get("platform")
         if isinstance(res.get("socle_host"), dict):
             entry["facility"] = res["socle_host"].get("facility")
+            waivers = res["socle_host"].get("waivers") or []
+            self.waivers[host] = {w["control"]: w for w in waivers if isinstance(w, dict) and "control" in w}
             if res["socle_host"].get("check_mode") is not None and not os.environ.get("SOCLE_RUN_MODE"):
                 self.run["mode"] = "audit" if res["socle_host"]["check_mode"] else "apply"
         name = ROLE_PREFIX_RE.sub("", result._task.get_name().strip())
@@ -152,12 +179,14 @@ class CallbackModule(CallbackBase):
         finding_status = {str(f.get("status")) for f in findings}
         if "unreachable" in outcomes:
             status = "unreachable"
-        elif "failed" in outcomes or finding_status - {"compliant", "drift", "not_applicable"}:
+        elif "failed" in outcomes or finding_status - FINDING_STATUSES:
             status = "error"
         elif all(o == "skipped" for o in outcomes) or (findings and finding_status == {"not_applicable"}):
             status = "not_applicable"
         elif (changed and self.run["mode"] == "audit") or "drift" in finding_status:
             status = "drift"
+        elif finding_status & {"attestation_due", "attested"}:  # organisational evidence (measures 6-8)
+            status = "attestation_due" if "attestation_due" in finding_status else "attested"
         else:
             status = "compliant"
         expected = [str(t["expected"]) for t in tasks if t["expected"] not in (None, "")]
@@ -189,7 +218,9 @@ class CallbackModule(CallbackBase):
     def record(self) -> dict:
         hosts = {}
         for name, entry in sorted(self.hosts.items()):
-            controls = {cid: self.control(tasks) for cid, tasks in sorted(self.tasks.get(name, {}).items())}
+            waivers = self.waivers.get(name, {})
+            controls = {cid: apply_waiver(self.control(tasks), waivers.get(cid), self.run["started"][:10])
+                        for cid, tasks in sorted(self.tasks.get(name, {}).items())}
             hosts[name] = {**entry, "controls": controls}
         return {"schema_version": SCHEMA_VERSION, "run": {**self.run, "finished": now()}, "hosts": hosts}
 

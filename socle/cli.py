@@ -1,4 +1,4 @@
-"""Socle's command line: audit, apply, report and the lab."""
+"""Socle's command line: audit, apply, report, history, diff and the lab."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from socle import __version__
 
 EXIT_HELP = """exit codes:
-  0  every control compliant (or not applicable)
+  0  every control compliant, not applicable, or waived (a waiver that has not expired)
   2  drift found (audit) - nothing was changed
   1  error: invalid policy, unreachable host, failed task
 """
@@ -28,7 +28,24 @@ def _run_parser(sub, name: str, help_text: str) -> argparse.ArgumentParser:
     p.add_argument("--lang", choices=["fr", "en"], default="fr", help="report language (default: fr)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     p.add_argument("-v", "--verbose", action="count", default=0, help="Ansible verbosity")
+    _history_options(p)
     return p
+
+
+def _history_options(p: argparse.ArgumentParser, store: bool = True) -> None:
+    p.add_argument("--history", type=Path, metavar="PATH",
+                   help="run history database (default: $SOCLE_HISTORY, else "
+                        "$XDG_DATA_HOME/socle/history.sqlite, i.e. ~/.local/share/socle/history.sqlite)")
+    if store:
+        p.add_argument("--no-history", action="store_true",
+                       help="do not read or write the run history")
+
+
+DIFF_EXIT_HELP = """exit codes:
+  0  nothing regressed and no new problem
+  2  something regressed (e.g. compliant -> drift, an expired waiver) or a new problem appeared
+  1  error: a run could not be found or read
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,10 +59,35 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _run_parser(sub, "audit", "dry-run compliance audit (Ansible check mode): reports drift, changes nothing")
     _run_parser(sub, "apply", "apply the baseline, then report what was changed")
-    rep = sub.add_parser("report", help="render report.html and junit.xml from a run.json")
+    rep = sub.add_parser("report", help="render report.html, junit.xml and results.csv from a run.json")
     rep.add_argument("record", type=Path, help="a run.json written by audit or apply")
     rep.add_argument("--out", type=Path, help="output folder (default: the record's folder)")
     rep.add_argument("--lang", choices=["fr", "en"], default="fr")
+    _history_options(rep)
+    his = sub.add_parser("history", help="list stored runs with their scores and drift counts (newest first)",
+                         description="List the runs stored in the history, newest first, with the score per "
+                                     "measure and overall (docs/scores.md) and the counts, limited to a facility "
+                                     "or a host if asked; the score column shows the change from the run below.")
+    his.add_argument("--facility", help="only this facility's hosts (the inventory's socle_facility)")
+    his.add_argument("--host", help="only this host (inventory name)")
+    his.add_argument("--limit", type=int, default=20, help="at most this many runs (default: 20)")
+    his.add_argument("--json", action="store_true", help="JSON output for scripts")
+    his.add_argument("--by-facility", action="store_true",
+                     help="MSP overview: one line per facility, its latest run and the change from the one before")
+    his.add_argument("--import", dest="imports", action="append", type=Path, default=[], metavar="RUN_JSON",
+                     help="store this run record first (repeatable): runs made with plain ansible-playbook or AWX "
+                          "(SOCLE_RECORD / SOCLE_RECORD_DIR), or archived ones; already stored runs are skipped")
+    _history_options(his, store=False)
+    dif = sub.add_parser("diff", help="what changed between two runs, per host and control",
+                         description="Compare two runs, each given by a run.json path or a run ID from the "
+                                     "history (a unique start or end of one is enough): regressed, new, fixed, "
+                                     "no longer assessed, still failing.",
+                         epilog=DIFF_EXIT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    dif.add_argument("old", help="the earlier run: run.json path or run ID")
+    dif.add_argument("new", help="the later run: run.json path or run ID")
+    dif.add_argument("--all", action="store_true", help="also list the pairs still failing in both runs")
+    dif.add_argument("--json", action="store_true", help="JSON output for scripts")
+    _history_options(dif, store=False)
     lab = sub.add_parser("lab", help="start or stop the built-in lab of Debian hosts (podman): up, down, status, build",
                          add_help=False)
     lab.add_argument("lab_args", nargs=argparse.REMAINDER)
@@ -61,6 +103,35 @@ def summary_line(record) -> str:
         parts.append(f"(drift: {len(settings)} setting(s) apply would change, "
                      f"{len(drift) - len(settings)} measured finding(s))")
     return ", ".join(parts) or "no control assessed"
+
+
+def _warn(message: str) -> None:
+    from socle.report.changes import term_safe
+
+    print(f"socle: warning: {term_safe(message)}", file=sys.stderr)
+
+
+def _history(args):
+    """The History to use, or None with --no-history."""
+    from socle.history import History, default_history_path
+
+    if getattr(args, "no_history", False):
+        return None
+    return History(args.history or default_history_path())
+
+
+def _previous(history, record):
+    """The previous run of the same hosts from the history, or None (a broken history only warns)."""
+    from socle.history import HistoryError
+    from socle.record import RecordError
+
+    if history is None:
+        return None
+    try:
+        return history.previous(record)
+    except (HistoryError, RecordError) as exc:
+        _warn(f"no comparison with the previous run: {exc}")
+        return None
 
 
 def cmd_run(args) -> int:
@@ -87,7 +158,17 @@ def cmd_run(args) -> int:
     except RecordError as exc:
         print(f"socle: invalid run record {record_path}: {exc}", file=sys.stderr)
         return 1
-    paths = write_reports(record_path, args.out, lang=args.lang, record=record)
+    history = _history(args)
+    previous = _previous(history, record)
+    paths = write_reports(record_path, args.out, lang=args.lang, record=record, previous=previous)
+    if history is not None:
+        from socle.history import HistoryError
+
+        try:
+            history.store(record, record_path.read_bytes())
+            paths["history"] = history.path
+        except (HistoryError, OSError) as exc:
+            _warn(f"the run was not stored in the history: {exc}")
     for message in record.run.errors:
         print(f"socle: error: {message}", file=sys.stderr)
     print(f"{args.command}: {summary_line(record)}")
@@ -98,17 +179,170 @@ def cmd_run(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from socle.record import RecordError
+    from socle.record import RecordError, load_record
     from socle.report import write_reports
 
     try:
-        paths = write_reports(args.record, args.out or args.record.parent, lang=args.lang)
+        record = load_record(args.record)
+        previous = _previous(_history(args), record)
+        paths = write_reports(args.record, args.out or args.record.parent, lang=args.lang, record=record,
+                              previous=previous)
     except (RecordError, FileNotFoundError) as exc:
         print(f"socle: {exc}", file=sys.stderr)
         return 1
     for kind, path in sorted(paths.items()):
         print(f"{kind}: {path}")
     return 0
+
+
+def _pct(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def cmd_history(args) -> int:
+    import json
+
+    from socle.history import HistoryError
+    from socle.record import MEASURES, RecordError
+    from socle.report.changes import term_safe
+
+    history = _history(args)
+    for path in args.imports:
+        try:
+            record, new = history.store_file(path)
+        except (HistoryError, RecordError, OSError) as exc:
+            print(f"socle: {term_safe(exc)}", file=sys.stderr)
+            return 1
+        print(f"{'stored' if new else 'already stored'}: {term_safe(record.run.id)} ({term_safe(path)})",
+              file=sys.stderr)
+    if args.by_facility:
+        return _by_facility(history, args.json)
+    try:
+        rows = history.runs(facility=args.facility, host=args.host, limit=max(1, args.limit))
+    except HistoryError as exc:
+        print(f"socle: {term_safe(exc)}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps([r.as_dict() for r in rows], indent=2, ensure_ascii=False))
+        return 0
+    scope = " ".join(f"{k} {term_safe(v)!r}" for k, v in (("facility", args.facility), ("host", args.host)) if v)
+    print(f"history: {term_safe(history.path)}{' - ' + scope if scope else ''}")
+    if not rows:
+        print("no run stored" + (f" for {scope}" if scope else ""))
+        return 0
+    head = (f"{'RUN ID':<26} {'STARTED':<25} {'MODE':<5} {'HOSTS':>5} {'SCORE':>5} {'TREND':>5} "
+            + " ".join(f"{'M' + str(m):>3}" for m in MEASURES) + f" {'DRIFT':>5} {'WAIVED':>6} {'ERR':>4} EXIT")
+    print(head)
+    for index, row in enumerate(rows):
+        older = rows[index + 1] if index + 1 < len(rows) else None
+        trend = ""
+        if older is not None and row.scores.overall is not None and older.scores.overall is not None:
+            delta = row.scores.overall - older.scores.overall
+            trend = f"{delta:+d}" if delta else "="
+        hosts = f"{row.hosts}" + (f"!{row.hosts_not_ok}" if row.hosts_not_ok else "")
+        errors = row.counts.get("error", 0) + row.counts.get("unreachable", 0)
+        drift = row.counts.get("drift", 0) + row.counts.get("attestation_due", 0)
+        print(f"{term_safe(row.id):<26} {term_safe(row.started):<25} {row.mode:<5} {hosts:>5} "
+              f"{_pct(row.scores.overall):>5} {trend:>5} "
+              + " ".join(f"{_pct(row.scores.measures[m]):>3}" for m in MEASURES)
+              + f" {drift:>5} {row.counts.get('waived', 0):>6} {errors:>4} {row.exit_code:>4}")
+    print("SCORE: overall score, 0-100 (docs/scores.md); TREND: change from the run below; "
+          "HOSTS n!k: k hosts unreachable or in error")
+    return 0
+
+
+def _by_facility(history, as_json: bool) -> int:
+    """One line per facility: its latest run, score, trend and counts (figures over its hosts only)."""
+    import json
+
+    from socle.history import HistoryError
+    from socle.report.changes import term_safe
+
+    try:
+        latest = {}
+        for facility in history.facilities():
+            if facility is not None:
+                latest[facility] = history.runs(facility=facility, limit=2)
+    except HistoryError as exc:
+        print(f"socle: {term_safe(exc)}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps([{"facility": f, "latest": rows[0].as_dict(),
+                           "previous": rows[1].as_dict() if len(rows) > 1 else None}
+                          for f, rows in latest.items()], indent=2, ensure_ascii=False))
+        return 0
+    print(f"history: {term_safe(history.path)} - latest run per facility")
+    if not latest:
+        print("no run stored")
+        return 0
+    width = max(8, *(len(term_safe(f)) for f in latest))
+    print(f"{'FACILITY':<{width}} {'LATEST RUN':<26} {'MODE':<5} {'HOSTS':>5} {'SCORE':>5} {'TREND':>5} "
+          f"{'DRIFT':>5} {'WAIVED':>6} {'ERR':>4} EXIT")
+    for facility, rows in latest.items():
+        row = rows[0]
+        trend = ""
+        if len(rows) > 1 and row.scores.overall is not None and rows[1].scores.overall is not None:
+            delta = row.scores.overall - rows[1].scores.overall
+            trend = f"{delta:+d}" if delta else "="
+        hosts = f"{row.hosts}" + (f"!{row.hosts_not_ok}" if row.hosts_not_ok else "")
+        errors = row.counts.get("error", 0) + row.counts.get("unreachable", 0)
+        drift = row.counts.get("drift", 0) + row.counts.get("attestation_due", 0)
+        print(f"{term_safe(facility):<{width}} {term_safe(row.id):<26} {row.mode:<5} {hosts:>5} "
+              f"{_pct(row.scores.overall):>5} {trend:>5} {drift:>5} {row.counts.get('waived', 0):>6} {errors:>4} "
+              f"{row.exit_code:>4}")
+    print("figures over each facility's hosts only; TREND: change from that facility's run before; "
+          "EXIT: the whole run's exit code")
+    return 0
+
+
+def cmd_diff(args) -> int:
+    import json
+
+    from socle.history import History, HistoryError, default_history_path, load_run
+    from socle.record import RecordError
+    from socle.report.changes import diff_records, term_safe
+    from socle.score import scores_of
+
+    history = History(args.history or default_history_path())
+    try:
+        old = load_run(args.old, history)
+        new = load_run(args.new, history)
+    except (HistoryError, RecordError, OSError) as exc:
+        print(f"socle: {term_safe(exc)}", file=sys.stderr)
+        return 1
+    diff = diff_records(old, new)
+    code = 2 if diff.worse else 0
+    before = scores_of(old, hosts=list(new.hosts)).overall
+    after = scores_of(new).overall
+    if args.json:
+        print(json.dumps({
+            "old": old.run.id, "new": new.run.id, "worse": diff.worse, "counts": diff.counts(),
+            "score": {"old": before, "new": after},
+            "changes": [{"kind": c.kind, "host": c.host, "facility": c.facility, "control": c.control,
+                         "before": c.before, "after": c.after} for c in diff.changes],
+        }, indent=2, ensure_ascii=False))
+        return code
+    print(f"diff: {term_safe(old.run.id)} ({old.run.mode}, {term_safe(old.run.started)}) -> "
+          f"{term_safe(new.run.id)} ({new.run.mode}, {term_safe(new.run.started)})")
+    if old.run.started_at > new.run.started_at:
+        print("note: the first run started after the second one; the changes read from the first to the second")
+    print(f"score: {_pct(before)} -> {_pct(after)}")
+    counts = diff.counts()
+    words = {"regressed": "regressed", "new": "new", "fixed": "fixed", "gone": "no longer assessed",
+             "failing": "still failing", "other": "other changes"}
+    print(", ".join(f"{words[k]} {n}" for k, n in counts.items()))
+    for host, changes in diff.by_host().items():
+        shown = [c for c in changes if args.all or c.kind != "failing"]
+        if not shown:
+            continue
+        facility = f" ({term_safe(shown[0].facility)})" if shown[0].facility else ""
+        print(f"{term_safe(host)}{facility}")
+        for c in shown:
+            before, after = c.before or "(not assessed)", c.after or "(not assessed)"
+            print(f"  {words[c.kind]:<18} {c.control:<28} {before} -> {after}")
+    if all(c.kind == "failing" for c in diff.changes):
+        print("no change of status" + (" (--all lists what is still failing)" if diff.changes and not args.all else ""))
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,6 +356,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_run(args)
     if args.command == "report":
         return cmd_report(args)
+    if args.command == "history":
+        return cmd_history(args)
+    if args.command == "diff":
+        return cmd_diff(args)
     from socle import lab
 
     return lab.main(args.lab_args)

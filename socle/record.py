@@ -35,6 +35,7 @@ __all__ = [
     "RunRecord",
     "Summary",
     "TaskResult",
+    "Waiver",
     "load_record",
     "measure_of",
     "parse_record",
@@ -45,7 +46,10 @@ SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "run-record.schema.json"
 
 #: Control statuses, in the order reports list them.
-CONTROL_STATUSES: tuple[str, ...] = ("compliant", "drift", "not_applicable", "error", "unreachable")
+#: ``attested`` / ``attestation_due``: organisational evidence (measures 6-8) from the inventory's records.
+CONTROL_STATUSES: tuple[str, ...] = (
+    "compliant", "drift", "waived", "attested", "attestation_due", "not_applicable", "error", "unreachable",
+)
 #: Host statuses.
 HOST_STATUSES: tuple[str, ...] = ("ok", "unreachable", "error")
 #: The eight measures of the baseline.
@@ -99,6 +103,21 @@ class TaskResult:
 
 
 @dataclass(frozen=True)
+class Waiver:
+    """An accepted exception for one control on one host, from the inventory (``socle_waivers``).
+
+    ``expired`` is true when the run started after ``expires`` (a date, inclusive): the control then
+    counts as drift again. ``source`` names the inventory variable and index it came from.
+    """
+
+    reason: str
+    accepted_by: str
+    expires: str  # YYYY-MM-DD, last day the waiver is valid
+    expired: bool
+    source: str | None = None
+
+
+@dataclass(frozen=True)
 class ControlResult:
     """The outcome of one control on one host."""
 
@@ -111,6 +130,7 @@ class ControlResult:
     message: str | None = None
     tasks: tuple[TaskResult, ...] = ()
     finding: bool = False  # a measurement (signature age, last backup...) rather than a setting to enforce
+    waiver: Waiver | None = None  # the waiver that applies to this control on this host, if any
 
     @property
     def measure(self) -> int | None:
@@ -255,7 +275,7 @@ class RunRecord:
             for control in host.controls.values():
                 if control.status in ("error", "unreachable"):
                     return EXIT_ERROR
-                if control.status == "drift":
+                if control.status in ("drift", "attestation_due"):  # an attestation due is drift too
                     drift = True
         return EXIT_DRIFT if drift else EXIT_OK
 
@@ -552,6 +572,12 @@ def _host_validator() -> jsonschema.protocols.Validator:
     return cls(host_schema, format_checker=_validator().format_checker)
 
 
+def _waiver_key(data: Mapping[str, Any] | None) -> tuple[Any, ...] | None:
+    if data is None:
+        return None
+    return (data["reason"], data["accepted_by"], data["expires"], data["expired"], data.get("source"))
+
+
 def parse_record(data: object, source: str = "<record>") -> RunRecord:
     """Validate a decoded JSON document and build a :class:`RunRecord`; raise :class:`RecordError`."""
     if isinstance(data, Mapping) and data.get("schema_version") not in (None, SCHEMA_VERSION):
@@ -599,6 +625,7 @@ def parse_record(data: object, source: str = "<record>") -> RunRecord:
                 c.get("message"),
                 task_keys,
                 c.get("finding", False),
+                _waiver_key(c.get("waiver")),
             )
             result = controls_seen.get(key)
             if result is None:
@@ -618,6 +645,7 @@ def parse_record(data: object, source: str = "<record>") -> RunRecord:
                     message=key[6],
                     tasks=tuple(tasks),
                     finding=key[8],
+                    waiver=Waiver(*key[9]) if key[9] is not None else None,
                 )
             controls[cid] = result
         hosts[name] = HostResult(

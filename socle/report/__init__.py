@@ -1,4 +1,4 @@
-"""Reports built from a run record: a self-contained HTML page and a JUnit XML file.
+"""Reports built from a run record: a self-contained HTML page, a JUnit XML file and a CSV table.
 
 ``write_reports()`` is what the ``socle`` CLI calls after a run; ``python -m socle.report``
 renders an existing record by hand.
@@ -16,11 +16,13 @@ from socle.record import RecordError, RunRecord, load_record
 from socle.report.html import render_html
 from socle.report.i18n import DEFAULT_LANG, LANGS, check_lang
 from socle.report.junit import render_junit
+from socle.report.results_csv import render_csv
 
-__all__ = ["HTML_NAME", "JUNIT_NAME", "main", "render_html", "render_junit", "write_reports"]
+__all__ = ["CSV_NAME", "HTML_NAME", "JUNIT_NAME", "main", "render_csv", "render_html", "render_junit", "write_reports"]
 
 HTML_NAME = "report.html"
 JUNIT_NAME = "junit.xml"
+CSV_NAME = "results.csv"
 
 #: CLI exit code when the record cannot be read or the reports cannot be written.
 EXIT_REPORT_FAILED = 3
@@ -39,12 +41,15 @@ def write_reports(
     lang: str = DEFAULT_LANG,
     catalogue: Any = None,
     record: RunRecord | None = None,
+    previous: RunRecord | None = None,
 ) -> dict[str, Path]:
-    """Write ``report.html`` and ``junit.xml`` for a run record into ``out_dir``.
+    """Write ``report.html``, ``junit.xml`` and ``results.csv`` for a run record into ``out_dir``.
 
-    Returns ``{"html": Path, "junit": Path}``. Raises :class:`socle.record.RecordError` if the
-    record is invalid and ``ValueError`` for an unsupported ``lang``. A caller that has already
-    loaded the record from ``record_path`` passes it as ``record`` so that it is not read twice.
+    Returns ``{"html": Path, "junit": Path, "csv": Path}``. Raises :class:`socle.record.RecordError`
+    if the record is invalid and ``ValueError`` for an unsupported ``lang``. A caller that has
+    already loaded the record from ``record_path`` passes it as ``record`` so that it is not read
+    twice. ``previous`` (the latest earlier run of the same hosts, from the history) adds a "what
+    changed since the previous run" section to the HTML report.
     """
     check_lang(lang)
     if record is None:
@@ -53,16 +58,17 @@ def write_reports(
         catalogue = _load_catalogue()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"html": out / HTML_NAME, "junit": out / JUNIT_NAME}
-    paths["html"].write_text(render_html(record, catalogue, lang=lang), encoding="utf-8")
+    paths = {"html": out / HTML_NAME, "junit": out / JUNIT_NAME, "csv": out / CSV_NAME}
+    paths["html"].write_text(render_html(record, catalogue, lang=lang, previous=previous), encoding="utf-8")
     paths["junit"].write_text(render_junit(record, catalogue), encoding="utf-8")
+    paths["csv"].write_text(render_csv(record, catalogue, lang=lang), encoding="utf-8", newline="")
     return paths
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m socle.report",
-        description="Render a Socle run record as report.html and junit.xml.",
+        description="Render a Socle run record as report.html, junit.xml and results.csv.",
     )
     parser.add_argument("record", type=Path, help="run record (JSON) written by the Socle callback plugin")
     parser.add_argument(

@@ -17,7 +17,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from socle import __version__
-from socle.record import CONTROL_STATUSES, MEASURES, ControlResult, HostResult, RunRecord, measure_of
+from socle.record import CONTROL_STATUSES, MEASURES, ControlResult, HostResult, RunRecord, Waiver, measure_of
+from socle.report.changes import KINDS, RunDiff, diff_records
 from socle.report.i18n import (
     check_lang,
     control_field,
@@ -28,6 +29,7 @@ from socle.report.i18n import (
     t,
 )
 from socle.report.junit import xml_safe
+from socle.score import scores_of
 
 __all__ = [
     "HOSTS_SHOWN",
@@ -47,6 +49,9 @@ TEMPLATE_NAME = "report.html.j2"
 STATUS_SYMBOLS: dict[str, str] = {
     "compliant": "✓",
     "drift": "≠",
+    "waived": "⊘",
+    "attested": "✎",
+    "attestation_due": "⌛",
     "not_applicable": "–",
     "error": "!",
     "unreachable": "?",
@@ -114,13 +119,20 @@ HOSTS_SHOWN = 8
 STATUS_CODES: dict[str, str] = {
     "compliant": "c",
     "drift": "d",
+    "waived": "w",
+    "attested": "a",
+    "attestation_due": "t",
     "not_applicable": "n",
     "error": "e",
     "unreachable": "u",
 }
 #: Order of gravity used to summarise several results in one cell (worst last).
-_GRAVITY: dict[str, int] = {"not_applicable": 0, "compliant": 1, "drift": 2, "unreachable": 3, "error": 4}
-_PROBLEMS = ("drift", "error", "unreachable")
+_GRAVITY: dict[str, int] = {"not_applicable": 0, "compliant": 1, "waived": 2, "drift": 3, "unreachable": 4, "error": 5,
+                            "attested": 1, "attestation_due": 3}
+#: Listed under their control with expected and actual values (for attestations: the rule and the
+#: evidence with its dates, so attested controls are shown too).
+_PROBLEMS = ("drift", "error", "unreachable", "attestation_due")
+_EVIDENCE = ("attested",)
 
 
 @dataclass
@@ -218,6 +230,43 @@ class NotApplicableGroup:
     @property
     def more(self) -> list[HostResult]:
         return self.hosts[len(self.shown) :]
+
+
+@dataclass
+class WaiverGroup:
+    """One waiver of one control, with the hosts it covers and whether it still holds."""
+
+    control_id: str
+    waiver: Waiver
+    status: str
+    hosts: list[HostResult] = field(default_factory=list)
+
+    @property
+    def shown(self) -> list[HostResult]:
+        return self.hosts if len(self.hosts) <= HOSTS_SHOWN + 2 else self.hosts[:HOSTS_SHOWN]
+
+    @property
+    def more(self) -> list[HostResult]:
+        return self.hosts[len(self.shown) :]
+
+
+#: Rows of the "changes since the previous run" table; the counts above it are always complete.
+CHANGES_SHOWN = 300
+
+
+@dataclass
+class ChangesView:
+    """The "what changed since the previous run" section."""
+
+    previous_id: str
+    previous_mode: str
+    previous_started: str | None
+    counts: dict[str, int]
+    rows: list[Any]
+    hidden: int
+    previous_score: int | None
+    score: int | None
+    titles: dict[str, str | None]
 
 
 @dataclass
@@ -357,10 +406,15 @@ def _summary_rows(hosts: list[HostResult], measures: list[int]) -> list[MatrixRo
 
 
 def build_context(
-    record: RunRecord, catalogue: Any, lang: str, matrix_max_hosts: int = MATRIX_MAX_HOSTS
+    record: RunRecord,
+    catalogue: Any,
+    lang: str,
+    matrix_max_hosts: int = MATRIX_MAX_HOSTS,
+    previous: RunRecord | None = None,
 ) -> dict[str, Any]:
     """Compute everything the template shows; the template itself does no arithmetic."""
     summary = record.summary()
+    scores = scores_of(record)
     hosts = list(record.hosts.values())
     control_ids = record.control_ids()
     infos = {
@@ -379,12 +433,18 @@ def build_context(
     problems: dict[str, list[tuple[HostResult, ControlResult]]] = {cid: [] for cid in control_ids}
     changed: dict[str, list[tuple[HostResult, ControlResult]]] = {cid: [] for cid in control_ids}
     not_applicable: dict[str, dict[str | None, NotApplicableGroup]] = {cid: {} for cid in control_ids}
+    waivers: dict[tuple[str, Waiver, str], WaiverGroup] = {}
     apply_mode = record.mode == "apply"
     for host in hosts:
         for cid, control in host.controls.items():
             status = control.status
             counts_by_control[cid][status] += 1
-            if status in _PROBLEMS:
+            if control.waiver is not None:
+                key = (cid, control.waiver, status)
+                if key not in waivers:
+                    waivers[key] = WaiverGroup(cid, control.waiver, status)
+                waivers[key].hosts.append(host)
+            if status in _PROBLEMS or status in _EVIDENCE:
                 problems[cid].append((host, control))
             elif status == "not_applicable":
                 by_reason = not_applicable[cid]
@@ -452,11 +512,35 @@ def build_context(
     elif exit_code == 2:
         verdict = ("drift", t("verdict_drift", lang))
     else:
-        verdict = ("compliant", t("verdict_ok", lang))
+        waived = summary.overall.get("waived", 0)
+        verdict = ("compliant", t("verdict_ok_waived", lang, n=waived) if waived else t("verdict_ok", lang))
 
     run = record.run
     facilities = sorted({h.facility for h in hosts if h.facility})
+    changes_view = None
+    if previous is not None:
+        diff: RunDiff = diff_records(previous, record)
+        listed = [c for c in diff.changes if c.kind != "failing"]
+        changes_view = ChangesView(
+            previous_id=previous.run.id,
+            previous_mode=t(f"short_{previous.run.mode}", lang),
+            previous_started=_format_dt(previous.run.started_at, lang),
+            counts=diff.counts(),
+            rows=listed[:CHANGES_SHOWN],
+            hidden=max(0, len(listed) - CHANGES_SHOWN),
+            previous_score=scores_of(previous, hosts=list(record.hosts)).overall,
+            score=scores.overall,
+            titles={c.control: control_title(catalogue, c.control, lang) for c in listed[:CHANGES_SHOWN]},
+        )
+    waiver_groups = sorted(
+        waivers.values(), key=lambda g: (measure_of(g.control_id) or 9, g.control_id, g.waiver.expires)
+    )
     return {
+        "scores": scores,
+        "waiver_groups": waiver_groups,
+        "waiver_results": sum(len(g.hosts) for g in waiver_groups),
+        "changes_since": changes_view,
+        "change_kinds": [k for k in KINDS if k != "failing"],
         "lang": lang,
         "record": record,
         "run": run,
@@ -504,15 +588,20 @@ def build_context(
 
 
 def render_html(
-    record: RunRecord, catalogue: Any = None, lang: str = "fr", matrix_max_hosts: int = MATRIX_MAX_HOSTS
+    record: RunRecord,
+    catalogue: Any = None,
+    lang: str = "fr",
+    matrix_max_hosts: int = MATRIX_MAX_HOSTS,
+    previous: RunRecord | None = None,
 ) -> str:
     """Render ``record`` as one self-contained HTML page in ``lang`` (``fr`` or ``en``).
 
     ``catalogue`` is the control catalogue (``socle.catalogue.load_catalogue()``); controls it
     does not know are shown with their raw ID. ``None`` shows raw IDs everywhere. Runs of more
     than ``matrix_max_hosts`` hosts get a host × measure summary instead of the host × control
-    matrix.
+    matrix. ``previous``, an earlier run of the same hosts, adds a "what changed since the previous
+    run" section.
     """
     check_lang(lang)
     template = _environment().get_template(TEMPLATE_NAME)
-    return template.render(**build_context(record, catalogue, lang, matrix_max_hosts))
+    return template.render(**build_context(record, catalogue, lang, matrix_max_hosts, previous))

@@ -1,9 +1,10 @@
 """JUnit XML rendering of a run record, for CI systems and ticketing tools.
 
 One ``<testsuite>`` per host, one ``<testcase classname="HOST" name="ID English title">`` per
-control. Drift is a ``<failure>``, error and unreachable are ``<error>``, not applicable is
-``<skipped>``. A host whose status is not ``ok`` gets an extra ``host`` test case in error, and
-run-level errors get a ``(run)`` test suite, so the XML fails exactly when the exit code is not 0.
+control. Drift is a ``<failure>``, error and unreachable are ``<error>``, not applicable and
+waived (the waiver in the message) are ``<skipped>``. A host whose status is not ``ok`` gets an
+extra ``host`` test case in error, and run-level errors get a ``(run)`` test suite, so the XML
+fails exactly when the exit code is not 0.
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ def _details(control: ControlResult) -> str:
     ]
     if control.message:
         parts.append(f"message: {control.message}")
+    if control.waiver is not None:
+        w = control.waiver
+        state = "expired" if w.expired else "in force"
+        parts.append(f"waiver ({state}): {w.reason} - accepted by {w.accepted_by}, expires {w.expires}")
     if control.diff:
         parts.append("diff:\n" + control.diff.rstrip("\n"))
     if control.tasks:
@@ -59,8 +64,8 @@ def _details(control: ControlResult) -> str:
 
 
 def _message(control: ControlResult) -> str:
-    if control.status == "drift":
-        base = f"drift: expected {control.expected or '(none)'}, found {control.actual or '(none)'}"
+    if control.status in ("drift", "attestation_due"):
+        base = f"{control.status}: expected {control.expected or '(none)'}, found {control.actual or '(none)'}"
         if control.message:
             base += f" ({control.message})"
         return base
@@ -79,14 +84,19 @@ def _testcase(suite: ET.Element, host: HostResult, control: ControlResult, catal
     title = control_title(catalogue, control.id, "en")
     name = f"{control.id} {title}" if title else control.id
     case = _el(suite, "testcase", classname=host.name, name=name, time="0")
-    if control.status == "drift":
-        _el(case, "failure", _details(control), message=_short(_message(control)), type="drift")
+    if control.status in ("drift", "attestation_due"):
+        _el(case, "failure", _details(control), message=_short(_message(control)), type=control.status)
         return "failure"
     if control.status in ("error", "unreachable"):
         _el(case, "error", _details(control), message=_short(_message(control)), type=control.status)
         return "error"
     if control.status == "not_applicable":
         _el(case, "skipped", message=_short(f"not applicable: {control.message or 'no message'}"))
+        return "skipped"
+    if control.status == "waived" and control.waiver is not None:
+        w = control.waiver
+        message = f"waived until {w.expires} (accepted by {w.accepted_by}): {w.reason}"
+        _el(case, "skipped", _details(control), message=_short(message))
         return "skipped"
     if control.changed or control.diff:
         _el(case, "system-out", _details(control))

@@ -209,11 +209,17 @@ def test_missing_file(tmp_path: Path) -> None:
 # -- figures ---------------------------------------------------------------------------------------
 def test_summary_audit_drift() -> None:
     s = load_record(FIXTURES / "audit-drift.json").summary()
-    assert s.overall == {"compliant": 3, "drift": 5, "not_applicable": 1, "error": 0, "unreachable": 0}
+    assert s.overall == {
+        "compliant": 3, "drift": 5, "waived": 0, "attested": 0, "attestation_due": 0,
+        "not_applicable": 1, "error": 0, "unreachable": 0,
+    }
     assert s.total == 9
     assert s.hosts["srv-dossiers.tilleuls.lan"] == {
         "compliant": 1,
         "drift": 1,
+        "waived": 0,
+        "attested": 0,
+        "attestation_due": 0,
         "not_applicable": 1,
         "error": 0,
         "unreachable": 0,
@@ -228,7 +234,10 @@ def test_summary_audit_drift() -> None:
 
 def test_summary_hostile_counts_unreachable_host_without_controls() -> None:
     s = load_record(FIXTURES / "hostile.json").summary()
-    assert s.overall == {"compliant": 1, "drift": 1, "not_applicable": 1, "error": 2, "unreachable": 1}
+    assert s.overall == {
+        "compliant": 1, "drift": 1, "waived": 0, "attested": 0, "attestation_due": 0,
+        "not_applicable": 1, "error": 2, "unreachable": 1,
+    }
     assert s.host_statuses == {"ok": 1, "unreachable": 1, "error": 1}
     assert s.hosts["unreach'able\"&<host>"] == dict.fromkeys(CONTROL_STATUSES, 0)
 
@@ -396,3 +405,4 @@ def test_unsupported_schema_keyword_falls_back_to_jsonschema() -> None:
         {"type": "object", "required": ["a"], "additionalProperties": False, "properties": {"a": {"const": 1}}}
     )
     assert check({"a": 1}) and not check({"a": True}) and not check({"a": 1, "b": 2}) and not check([])
+

@@ -405,7 +405,7 @@ def test_unfinished_run(tmp_path: Path) -> None:
 # -- writing and CLI -------------------------------------------------------------------------------
 def test_write_reports(tmp_path: Path) -> None:
     paths = write_reports(FIXTURES / "audit-drift.json", tmp_path / "out", lang="en", catalogue=FakeCatalogue())
-    assert set(paths) == {"html", "junit"}
+    assert set(paths) == {"html", "junit", "csv"}
     assert paths["html"] == tmp_path / "out" / "report.html" and paths["junit"] == tmp_path / "out" / "junit.xml"
     assert '<html lang="en">' in paths["html"].read_text(encoding="utf-8")
     assert paths["junit"].read_text(encoding="utf-8").startswith("<?xml")
