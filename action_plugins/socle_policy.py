@@ -8,8 +8,9 @@ short_description: Validate Socle policy variables for a host, on the controller
 description:
   - For each named role, checks the host's variables against the role's C(meta/argument_specs.yml)
     (types, choices, elements) and C(meta/socle_bounds.yml) (minimum and maximum, with the reference
-    that sets them), and reports role-prefixed variables the role does not know, with the nearest
-    known name.
+    that sets them; a C(pattern) that a string, each string of a list, or a field of each dict of a
+    list under C(fields) must match), and reports role-prefixed variables the role does not know,
+    with the nearest known name.
   - Runs on the controller only: no connection to the host.
 options:
   roles:
@@ -19,8 +20,11 @@ options:
     elements: str
 """
 
+import datetime as dt
 import difflib
 import os
+import re
+from functools import lru_cache
 
 import yaml
 from ansible import constants as C
@@ -85,6 +89,9 @@ def check_role(role: str, options: dict, bounds: dict, defaults: dict, values: d
             errors.append(f"{role}: {name} = {value} is below the minimum {bound['min']}{ref}")
         if "max" in bound and value > bound["max"]:
             errors.append(f"{role}: {name} = {value} is above the maximum {bound['max']}{ref}")
+    for name, bound in (bounds or {}).items():
+        if name in validated and name not in bad:
+            errors += pattern_errors(role, name, validated[name], bound)
     prefix = f"{role}_"
     for name in sorted(present):
         if name.startswith(prefix) and name not in options:
@@ -92,6 +99,117 @@ def check_role(role: str, options: dict, bounds: dict, defaults: dict, values: d
             hint = f"; did you mean {near[0]}?" if near else ""
             errors.append(f"{role}: unknown variable {name}{hint}")
     return errors
+
+
+def _mismatch(role: str, label: str, value: object, bound: dict) -> list[str]:
+    pattern = bound.get("pattern")
+    if pattern is None or value is None:
+        return []
+    if isinstance(value, str) and re.fullmatch(pattern, value):
+        return []
+    ref = f" ({bound['reference']})" if bound.get("reference") else ""
+    return [f"{role}: {label} = {value!r} is malformed{ref}"]
+
+
+def pattern_errors(role: str, name: str, value: object, bound: dict) -> list[str]:
+    """Messages for strings that do not match their pattern: the value, each list item, each dict field."""
+    items = value if isinstance(value, list) else [value]
+    label = (lambda i: f"{name}[{i}]") if isinstance(value, list) else (lambda _i: name)
+    errors: list[str] = []
+    for index, item in enumerate(items):
+        if "pattern" in bound:
+            errors += _mismatch(role, label(index), item, bound)
+        for field, sub in (bound.get("fields") or {}).items():
+            if isinstance(item, dict) and field in item:
+                errors += _mismatch(role, f"{label(index)}.{field}", item[field], sub)
+    return errors
+
+
+# -- waivers -----------------------------------------------------------------------------------------
+#: Inventory variables read for waivers: ``socle_waivers`` and any ``socle_waivers_<suffix>``, so that a
+#: facility's group_vars (``socle_waivers_facility``) and a host's host_vars (``socle_waivers``) add up
+#: instead of one hiding the other (Ansible would otherwise keep only the most specific list).
+WAIVER_VAR_RE = re.compile(r"^socle_waivers(_[a-z0-9_]+)?$")
+WAIVER_FIELDS = {
+    "control": "the control ID, e.g. M4-LNX-SSH-IDLE",
+    "reason": "why the control is waived",
+    "accepted_by": "who accepted the risk",
+    "expires": "last day the waiver holds, YYYY-MM-DD",
+}
+CATALOGUE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "catalogue", "controls.yml")
+
+
+@lru_cache(maxsize=4)
+def catalogue_ids(path: str = CATALOGUE) -> frozenset:
+    """Control IDs of the catalogue (read once per process)."""
+    data = load_yaml(path)
+    return frozenset(entry["id"] for entry in data.get("controls", []) if isinstance(entry, dict) and "id" in entry)
+
+
+def _waiver_date(value: object) -> str | None:
+    """``YYYY-MM-DD`` for a date or an ISO date string, else None (a datetime is not a date)."""
+    if isinstance(value, dt.datetime):
+        return None
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        try:
+            return dt.date.fromisoformat(value.strip()).isoformat()
+        except ValueError:
+            return None
+    return None
+
+
+def check_waivers(variables: dict, known_ids: frozenset | set) -> tuple[list[dict], list[str]]:
+    """Validate the waivers in ``variables`` (name -> value); return (waivers, errors naming the field)."""
+    waivers: list[dict] = []
+    errors: list[str] = []
+    seen: dict[str, str] = {}
+    for name in sorted(n for n in variables if WAIVER_VAR_RE.match(n)):
+        value = variables[name]
+        if value is None:
+            continue
+        if not isinstance(value, list):
+            errors.append(f"waivers: {name} must be a list of waivers, got {type(value).__name__}")
+            continue
+        for index, entry in enumerate(value):
+            where = f"{name}[{index}]"
+            if not isinstance(entry, dict):
+                errors.append(f"waivers: {where} must be a mapping with {', '.join(WAIVER_FIELDS)}, got {entry!r}")
+                continue
+            problems = []
+            for field in sorted(set(entry) - set(WAIVER_FIELDS)):
+                near = difflib.get_close_matches(str(field), list(WAIVER_FIELDS), n=1, cutoff=0.5)
+                hint = f"; did you mean {near[0]}?" if near else ""
+                problems.append(f"{where}.{field}: unknown field{hint}")
+            missing = set()
+            for field, meaning in WAIVER_FIELDS.items():
+                if field not in entry or entry[field] is None or str(entry[field]).strip() == "":
+                    missing.add(field)
+                    problems.append(f"{where}.{field}: missing ({meaning})")
+            control = entry.get("control")
+            if "control" not in missing:
+                if not isinstance(control, str) or control not in known_ids:
+                    near = difflib.get_close_matches(str(control), sorted(known_ids), n=1, cutoff=0.6)
+                    hint = f"; did you mean {near[0]}?" if near else ""
+                    problems.append(f"{where}.control: unknown control ID {control!r}{hint}")
+                elif control in seen:
+                    problems.append(f"{where}.control: {control} is already waived by {seen[control]}; keep one waiver")
+            for field in ("reason", "accepted_by"):
+                if field in entry and entry[field] is not None and not isinstance(entry[field], str):
+                    problems.append(f"{where}.{field}: must be text, got {entry[field]!r}")
+            expires = None
+            if "expires" not in missing:
+                expires = _waiver_date(entry["expires"])
+                if expires is None:
+                    problems.append(f"{where}.expires: {entry['expires']!s} is not a date (YYYY-MM-DD)")
+            if problems:
+                errors += [f"waivers: {p}" for p in problems]
+                continue
+            seen[control] = where
+            waivers.append({"control": control, "reason": entry["reason"].strip(),
+                            "accepted_by": entry["accepted_by"].strip(), "expires": expires, "source": where})
+    return waivers, errors
 
 
 class ActionModule(ActionBase):
@@ -121,10 +239,15 @@ class ActionModule(ActionBase):
                     values[name] = self._templar.template(task_vars[name])
             role_present = {n for n in present if n.startswith(f"{role}_")}
             errors += check_role(role, options, bounds, defaults, values, role_present)
+        waiver_vars = {n: self._templar.template(task_vars[n]) for n in task_vars
+                       if isinstance(n, str) and WAIVER_VAR_RE.match(n)}
+        waivers, waiver_errors = check_waivers(waiver_vars, catalogue_ids())
+        errors += waiver_errors
         result["changed"] = False
         result["socle_host"] = {
             "facility": task_vars.get("socle_facility"),
             "check_mode": bool(self._play_context.check_mode),
+            "waivers": waivers,
         }
         if errors:
             result["failed"] = True

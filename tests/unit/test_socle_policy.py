@@ -38,8 +38,8 @@ def test_defaults_file_matches_argument_specs():
 def test_every_numeric_option_has_bounds():
     options, bounds, _defaults = role_data("session_lock")
     numeric = {n for n, o in options.items() if o["type"] in ("int", "float")}
-    assert numeric == set(bounds)
-    for name, bound in bounds.items():
+    assert numeric == {n for n, b in bounds.items() if "min" in b}
+    for name, bound in ((n, b) for n, b in bounds.items() if "min" in b):
         assert bound["min"] <= options[name]["default"] <= bound["max"], name
         assert bound.get("reference"), name
 
@@ -99,3 +99,49 @@ def test_all_roles_finds_every_role_with_a_spec(tmp_path: Path):
     assert "a" in policy.all_roles(str(tmp_path / "playbooks"))
     assert "b" not in policy.all_roles(str(tmp_path / "playbooks"))
     assert "session_lock" in policy.all_roles(str(ROOT / "playbooks"))
+
+
+# -- formats of the string variables (pattern entries of meta/socle_bounds.yml) ---------------------
+def all_pattern_entries():
+    for bounds_file in sorted((ROOT / "roles").glob("*/meta/socle_bounds.yml")):
+        role = bounds_file.parent.parent.name
+        for name, bound in (yaml.safe_load(bounds_file.read_text()) or {}).items():
+            if "pattern" in bound or "fields" in bound:
+                yield pytest.param(role, name, bound, id=name)
+
+
+@pytest.mark.parametrize(("role", "name", "bound"), list(all_pattern_entries()))
+def test_patterns_compile_have_a_reference_and_accept_the_default(role, name, bound):
+    import re
+
+    for entry in [bound, *(bound.get("fields") or {}).values()]:
+        if entry is not bound or "pattern" in bound:
+            re.compile(entry["pattern"])
+            assert entry.get("reference"), name
+    default = yaml.safe_load((ROOT / "roles" / role / "defaults/main.yml").read_text())[name]
+    assert policy.pattern_errors(role, name, default, bound) == []
+
+
+@pytest.mark.parametrize(
+    ("role", "name", "value", "label"),
+    [
+        ("antivirus", "antivirus_scan_time", "24:00", "antivirus_scan_time"),
+        ("antivirus", "antivirus_scan_paths", ["/srv", "home"], "antivirus_scan_paths[1]"),
+        ("updates", "updates_reboot_time", "3:00", "updates_reboot_time"),
+        ("firewall", "firewall_admin_networks", ["10.0.0.0/33"], "firewall_admin_networks[0]"),
+        ("firewall", "firewall_admin_networks", ["10.0.0.0/8; accept"], "firewall_admin_networks[0]"),
+        ("accounts", "accounts_departed", ["Jean Dupont"], "accounts_departed[0]"),
+        ("backup", "backup_on_calendar", "daily\nExecStart=/bin/sh", "backup_on_calendar"),
+        ("offsite_target", "offsite_target_clients", [{"host": "../etc", "key": "ssh-ed25519 AAAA"}],
+         "offsite_target_clients[0].host"),
+        ("offsite_target", "offsite_target_clients", [{"host": "pc", "key": 'ssh-ed25519 AAAA" command="sh'}],
+         "offsite_target_clients[0].key"),
+    ],
+)
+def test_malformed_strings_are_refused_naming_the_item(role, name, value, label):
+    base = ROOT / "roles" / role
+    options = yaml.safe_load((base / "meta/argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    bounds = yaml.safe_load((base / "meta/socle_bounds.yml").read_text())
+    defaults = yaml.safe_load((base / "defaults/main.yml").read_text())
+    errors = policy.check_role(role, options, bounds, defaults, {name: value}, {name})
+    assert len(errors) == 1 and errors[0].startswith(f"{role}: {label} = ") and "is malformed" in errors[0], errors
