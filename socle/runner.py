@@ -103,9 +103,10 @@ def run(options: RunOptions) -> tuple[Path, str]:
             settings={"suppress_ansible_output": True},
         )
         status = result.status
+        # Ansible's own output, kept beside the record for troubleshooting (secrets are no_log: the
+        # reliability tests look for canary passwords in this file too, up to -vvv).
         stdout = result.stdout.read() if result.stdout else ""
-        if not record.exists():
-            (out_dir / "ansible-output.txt").write_text(stdout, encoding="utf-8")
+        (out_dir / "ansible-output.txt").write_text(stdout, encoding="utf-8")
     finally:
         shutil.rmtree(private, ignore_errors=True)
     return record, status

@@ -31,9 +31,9 @@ def records_by_mode(folder: Path, playbook: str = "converge.yml") -> dict[str, l
 
 
 def flagged(record: RunRecord) -> set[tuple[str, str]]:
-    """(host, control) pairs whose status is neither compliant nor not applicable."""
+    """(host, control) pairs that need attention: neither compliant, not applicable nor attested."""
     return {(h, c) for h, host in record.hosts.items() for c, res in host.controls.items()
-            if res.status not in ("compliant", "not_applicable")}
+            if res.status not in ("compliant", "not_applicable", "attested")}
 
 
 @dataclass
@@ -63,10 +63,10 @@ class Scenario:
         return testinfra.get_host(f"ansible://{name}?ansible_inventory={self.inventory}")
 
     def socle(self, mode: str, out_dir: Path, *, extra_vars: dict | None = None, limit: str | None = None,
-              tags: list[str] | None = None) -> RunRecord:
+              tags: list[str] | None = None, verbosity: int = 0) -> RunRecord:
         """Run ``socle audit`` or ``socle apply`` on the scenario's hosts, limited to its controls."""
         options = RunOptions(mode=mode, inventories=[self.inventory], out_dir=Path(out_dir) / mode, limit=limit,
                              progress=False, tags=tags if tags is not None else sorted(self.controls),
-                             extra_vars=extra_vars)
+                             extra_vars=extra_vars, verbosity=verbosity)
         record_path, _status = run(options)
         return load_record(record_path)

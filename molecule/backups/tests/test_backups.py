@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from socle.history import History
 from socle.testing import Scenario, flagged
 
 ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
@@ -171,6 +173,33 @@ def test_audit_after_backup_and_restore_is_clean(backed_up, tmp_path):
     # No password in the client's journal either (units, restic, sshd).
     journal = sudo(backed_up, "journalctl --no-pager -o cat")
     assert not any(p in journal for p in PASSWORDS)
+
+
+def test_no_secret_in_any_output_up_to_vvv(backed_up, tmp_path):
+    """The repository passwords and the SSH private key never reach the record, the reports or Ansible's
+    own output, for apply (which writes them) and audit (which reads the repositories), at -vvv."""
+    key_lines = (SCENARIO.ephemeral / "backup_id_ed25519").read_text().strip().splitlines()[1:-1]
+    canaries = [*PASSWORDS, *(line for line in key_lines if len(line) > 20)]
+    assert len(canaries) >= 4
+    for mode in ("apply", "audit"):
+        record = SCENARIO.socle(mode, tmp_path, verbosity=3)
+        assert not record.run.errors and record.changed_pairs() == set(), record.changed_pairs()
+        files = {p.relative_to(tmp_path): p.read_bytes().decode("utf-8", "replace")
+                 for p in (tmp_path / mode).rglob("*") if p.is_file()}
+        names = {p.name for p in files}
+        assert {"run.json", "report.html", "junit.xml", "ansible-output.txt"} <= names, names
+        output = next(text for p, text in files.items() if p.name == "ansible-output.txt")
+        assert "<127.0.0.1>" in output or "ESTABLISH" in output, output[:500]  # really -vvv
+        leaks = [(str(p), c[:12]) for p, text in files.items() for c in canaries if c in text]
+        assert leaks == []
+        # The history database: every table, and the stored record decompressed.
+        history = History(tmp_path / "history.sqlite")
+        history.store_file(tmp_path / mode / "run.json")
+        stored = history.raw(record.run.id).decode("utf-8")
+        with sqlite3.connect(tmp_path / "history.sqlite") as conn:
+            dump = "\n".join(conn.iterdump())
+        assert record.run.id in dump and record.run.id in stored
+        assert [c[:12] for c in canaries if c in stored or c in dump] == []
 
 
 # -- break one thing: the audit names exactly that control -----------------------------------------

@@ -1,0 +1,140 @@
+"""Drift detection table on the converged lab: one hand-made drift per host at a time, named alone.
+
+Runs after test_workflow.py (which converged the lab); it applies the baseline once more itself so it
+also holds when run alone. Each round breaks one thing on each host (three hosts, three drifts at
+once, never two on the same host), audits the full baseline, and checks that every host shows exactly
+its drift on top of what the converged lab already measures (the findings a lab cannot satisfy:
+no ClamAV signatures, no unattended-upgrades run yet). Then apply (or the undo command, for measured
+findings that apply rightly does not touch) puts the host back.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from socle import lab
+from socle.record import RunRecord, load_record
+from socle.testing import flagged
+
+pytestmark = pytest.mark.lab
+
+HOSTS = {h.name: h for h in lab.read_state()}
+DESKTOPS = sorted(n for n, h in HOSTS.items() if h.desktop)
+SERVERS = sorted(n for n, h in HOSTS.items() if not h.desktop)
+
+# control, breaker (run as root), undo (None: `socle apply` repairs it), desktop only
+DRIFTS = [
+    ("M4-LNX-GNOME-LOCK", "sed -i 's/idle-delay=uint32 .*/idle-delay=uint32 0/'"
+     " /etc/dconf/db/local.d/00-socle-session-lock && dconf update", None, True),
+    ("M4-LNX-SHELL-TMOUT", "sed -i 's/^TMOUT=.*/TMOUT=0/' /etc/profile.d/00-socle-tmout.sh", None, False),
+    ("M4-LNX-SSH-IDLE", "sed -i 's/ClientAliveCountMax .*/ClientAliveCountMax 10/'"
+     " /etc/ssh/sshd_config.d/00-socle-session-lock.conf", None, False),
+    ("M5-LNX-PWQUALITY", "sed -i 's/^minlen = .*/minlen = 6/' /etc/security/pwquality.conf.d/50-socle.conf",
+     None, False),
+    ("M5-LNX-FAILLOCK", "pam-auth-update --package --disable socle-faillock-authfail", None, False),
+    ("M5-LNX-PWHISTORY", "pam-auth-update --package --disable socle-pwhistory", None, False),
+    ("M5-LNX-PASS-AGEING", "sed -i 's/^PASS_MIN_DAYS.*/PASS_MIN_DAYS\t0/' /etc/login.defs", None, False),
+    ("M5-LNX-SSH-ROOT-LOGIN", "sed -i 's/^PermitRootLogin .*/PermitRootLogin yes/'"
+     " /etc/ssh/sshd_config.d/00-socle-accounts.conf", None, False),
+    ("M5-LNX-EMPTY-PASSWORDS", "useradd -m -s /bin/bash vide && passwd -d vide >/dev/null", "userdel -r vide",
+     False),
+    ("M5-LNX-EXTRA-UID0", "useradd -o -u 0 -g 0 -M -d /root -s /usr/sbin/nologin racine2",
+     "sed -i '/^racine2:/d' /etc/passwd /etc/shadow", False),
+    ("M5-LNX-SHARED-ACCOUNTS", "useradd -m -s /bin/bash accueil", "userdel -r accueil", False),
+    ("M5-LNX-SYSTEM-SHELLS", "usermod -s /bin/bash daemon", "usermod -s /usr/sbin/nologin daemon", False),
+    ("M5-LNX-SUDO-NOPASSWD", "echo '%users ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/zz-tous",
+     "rm /etc/sudoers.d/zz-tous", False),
+    ("M1-LNX-APT-UNATTENDED", "systemctl disable --now --quiet apt-daily-upgrade.timer", None, False),
+    ("M1-LNX-APT-ORIGINS", "sed -i 's/-security,label=Debian-Security/-proposed-updates/'"
+     " /etc/apt/apt.conf.d/52socle-unattended-upgrades", None, False),
+    ("M1-LNX-REBOOT-POLICY", "sed -i 's/Automatic-Reboot \"false\"/Automatic-Reboot \"true\"/'"
+     " /etc/apt/apt.conf.d/53socle-reboot", None, False),
+    ("M1-LNX-HELD-PACKAGES", "apt-mark hold tzdata >/dev/null", "apt-mark unhold tzdata >/dev/null", False),
+    ("M1-LNX-REBOOT-REQUIRED", "echo '*** System restart required ***' > /run/reboot-required"
+     " && touch -d '10 days ago' /run/reboot-required", "rm -f /run/reboot-required", False),
+    ("M2-LNX-FRESHCLAM", "sed -i 's/^Checks .*/Checks 1/' /etc/clamav/freshclam.conf", None, False),
+    ("M2-LNX-CLAMAV-SCAN", "systemctl disable --now --quiet socle-clamscan.timer", None, False),
+    ("M2-LNX-NFT-BASELINE", "nft add rule inet socle input tcp dport 8080 accept", None, False),
+    ("M2-LNX-NFT-LOGGING", "h=$(nft -a list table inet socle | grep socle:log | sed 's/.*handle //');"
+     " nft delete rule inet socle input handle $h", None, False),
+]
+
+
+def socle(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "socle", *args], capture_output=True, text=True, timeout=900)
+
+
+def as_root(host: str, script: str) -> None:
+    proc = subprocess.run(lab.ssh_command(HOSTS[host], f"sudo -n sh -c {shlex.quote(script)}"),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, (host, script, proc.stderr)
+
+
+def audit(out: Path) -> RunRecord:
+    proc = socle("audit", "-q", "--out", str(out))
+    assert proc.returncode in (0, 2), proc.stdout + proc.stderr
+    return load_record(out / "run.json")
+
+
+def rounds() -> list[dict[str, tuple]]:
+    """Drifts spread over the hosts, one per host per round; desktop-only drifts go to a desktop."""
+    pending = list(DRIFTS)
+    out: list[dict[str, tuple]] = []
+    while pending:
+        if not DESKTOPS and any(d[3] for d in pending):
+            raise AssertionError("the lab has no desktop host for the desktop-only drifts")
+        assigned: dict[str, tuple] = {}
+        for drift in list(pending):
+            hosts = DESKTOPS if drift[3] else [*SERVERS, *DESKTOPS]
+            free = [h for h in hosts if h not in assigned]
+            if free:
+                assigned[free[0]] = drift
+                pending.remove(drift)
+        out.append(assigned)
+    return out
+
+
+def test_the_table_covers_every_measure_and_twenty_controls():
+    assert len({control for control, *_ in DRIFTS}) >= 20
+    assert {control[:2] for control, *_ in DRIFTS} == {"M1", "M2", "M4", "M5"}  # M3: molecule backups
+    assert sum(len(r) for r in rounds()) == len(DRIFTS)
+
+
+@pytest.fixture(scope="module")
+def converged(tmp_path_factory) -> set[tuple[str, str]]:
+    assert HOSTS, "no running lab: start it with `socle lab up`"
+    out = tmp_path_factory.mktemp("converge")
+    proc = socle("apply", "-q", "--out", str(out / "apply"))
+    assert proc.returncode in (0, 2), proc.stdout + proc.stderr
+    baseline = audit(out / "audit")
+    assert baseline.setting_drift_pairs() == set(), baseline.setting_drift_pairs()
+    assert all(baseline.hosts[h].controls[c].finding for h, c in flagged(baseline))
+    return flagged(baseline)
+
+
+@pytest.mark.parametrize("index", range(len(rounds())))
+def test_each_drift_is_named_as_exactly_its_control(converged, tmp_path, index):
+    plan = rounds()[index]
+    for host, (_control, breaker, _undo, _desk) in plan.items():
+        as_root(host, breaker)
+    record = audit(tmp_path / "audit")
+    expected = {(host, control) for host, (control, *_rest) in plan.items()}
+    assert flagged(record) - converged == expected, {"new": flagged(record) - converged, "expected": expected}
+    assert converged - flagged(record) == set()
+    assert record.exit_code() == 2
+    for host, control in expected:
+        assert record.hosts[host].controls[control].status == "drift", (host, control)
+    # Back to the converged state: undo commands for measured findings, apply for the settings.
+    for host, (_control, _breaker, undo, _desk) in plan.items():
+        if undo:
+            as_root(host, undo)
+    settings = sorted({control for control, _breaker, undo, _desk in plan.values() if undo is None})
+    if settings:
+        proc = socle("apply", "-q", "--tags", ",".join(settings), "--out", str(tmp_path / "apply"))
+        fixed = load_record(tmp_path / "apply" / "run.json")
+        assert fixed.changed_pairs() == {(h, c) for h, (c, _b, u, _d) in plan.items() if u is None}, proc.stderr
