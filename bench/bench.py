@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-lynis", action="store_true")
     args = parser.parse_args(argv)
     scale = [int(n) for n in args.scale.split(",")]
-    results: dict = {"repeat": args.repeat}
+    results: dict = {"repeat": args.repeat, "load_at_start": [round(x, 1) for x in os.getloadavg()]}
     tmp = Path(tempfile.mkdtemp(prefix="socle-bench-"))
     try:
         log("starting 1 fresh Debian 12 host")
@@ -165,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def versions() -> dict[str, str]:
-    out = {"python": platform.python_version(), "machine": platform.machine(), "cpus": str(os.cpu_count())}
+    out = {"python": platform.python_version(), "machine": platform.machine(), "cpus": str(os.cpu_count()),
+           "load average at the end (1, 5, 15 min)": " ".join(f"{x:.1f}" for x in os.getloadavg())}
     out["ansible-core"] = run([str(Path(PY).with_name("ansible")), "--version"]).stdout.split("\n")[0]
     try:
         out["cpu"] = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()

@@ -23,7 +23,13 @@ def _run_parser(sub, name: str, help_text: str) -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="folder for run.json, report.html and junit.xml")
     p.add_argument("--limit", help="only these hosts or groups (Ansible pattern)")
     p.add_argument("--tags", action="append", default=[],
-                   help="only these controls (control ID, e.g. M4-LNX-SSH-IDLE); repeatable")
+                   help="only these controls: a control ID (M4-LNX-SSH-IDLE), a measure (M4) or a measure and "
+                        "platform (M4-LNX); comma-separated or repeatable")
+    p.add_argument("--facility", help="only the hosts of this facility (their socle_facility)")
+    if name == "apply":
+        p.add_argument("--from-run", metavar="RUN",
+                       help="re-apply only the settings that drifted in this run (run.json path or run ID "
+                            "from the history), on the hosts where they drifted")
     p.add_argument("--forks", type=int, help="hosts worked on in parallel (default from ansible.cfg: 20)")
     p.add_argument("--lang", choices=["fr", "en"], default="fr", help="report language (default: fr)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
@@ -134,6 +140,106 @@ def _previous(history, record):
         return None
 
 
+class SelectionError(Exception):
+    """The hosts or controls asked for on the command line cannot be resolved."""
+
+
+def expand_tags(tags: list[str], catalogue) -> list[str]:
+    """Control IDs for --tags values: IDs as they are, measures (M4) and measure-platform prefixes (M4-LNX)
+    expanded to their implemented controls. Unknown values raise, with the nearest ID."""
+    import difflib
+    import re
+
+    wanted: list[str] = []
+    for tag in (t.strip() for value in tags for t in value.split(",")):
+        if not tag:
+            continue
+        if tag in catalogue.controls:
+            wanted.append(tag)
+        elif re.fullmatch(r"M[1-8](-(LNX|WIN|ORG))?", tag):
+            found = [cid for cid in catalogue.implemented() if cid.startswith(tag + "-")]
+            if not found:
+                raise SelectionError(f"--tags {tag}: no implemented control in it")
+            wanted += found
+        else:
+            near = difflib.get_close_matches(tag, list(catalogue.controls), n=1, cutoff=0.6)
+            raise SelectionError(f"--tags {tag}: unknown control" + (f"; did you mean {near[0]}?" if near else ""))
+    return sorted(set(wanted))
+
+
+def facility_hosts(facility: str, hostvars: dict[str, dict]) -> list[str]:
+    """The inventory hosts whose socle_facility is ``facility``."""
+    hosts = sorted(h for h, v in hostvars.items() if (v or {}).get("socle_facility") == facility)
+    if not hosts:
+        known = sorted({v.get("socle_facility") for v in hostvars.values() if v and v.get("socle_facility")})
+        raise SelectionError(f"--facility {facility!r}: no host of the inventory has this socle_facility"
+                             + (f" (known: {', '.join(known)})" if known else ""))
+    return hosts
+
+
+def inventory_hostvars(inventories: list[Path]) -> dict[str, dict]:
+    """Every host's variables, as ansible-inventory resolves them (group_vars and host_vars included)."""
+    import json
+    import os
+    import subprocess
+
+    from socle.runner import ROOT
+
+    tool = Path(sys.executable).with_name("ansible-inventory")
+    cmd = [str(tool) if tool.exists() else "ansible-inventory", "--list"]
+    for inv in inventories:
+        cmd += ["-i", str(inv)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False,
+                          env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")})
+    if proc.returncode != 0:
+        raise SelectionError(f"ansible-inventory failed: {proc.stderr.strip()[-500:]}")
+    return json.loads(proc.stdout).get("_meta", {}).get("hostvars", {})
+
+
+def from_run_selection(record) -> tuple[list[str], list[str]]:
+    """Hosts and controls to re-apply after a run: the settings that drifted (findings are left out:
+    apply cannot change what they measure)."""
+    pairs = record.setting_drift_pairs()
+    return sorted({h for h, _c in pairs}), sorted({c for _h, c in pairs})
+
+
+def combine_limit(hosts: list[str] | None, limit: str | None) -> str | None:
+    """An Ansible --limit pattern: these hosts, intersected with the user's own --limit if any."""
+    if hosts is None:
+        return limit
+    pattern = ":".join(hosts)
+    return f"{pattern}:&{limit}" if limit else pattern
+
+
+def _selection(args, inventories: list[Path]) -> tuple[str | None, list[str]] | None:
+    """--limit and --tags after --facility, --from-run and measure tags; None when there is nothing to do."""
+    from socle.catalogue import load_catalogue
+
+    tags = expand_tags(args.tags, load_catalogue()) if args.tags else []
+    hosts = None
+    if args.facility:
+        hosts = facility_hosts(args.facility, inventory_hostvars(inventories))
+    if getattr(args, "from_run", None):
+        from socle.history import HistoryError, load_run
+
+        try:
+            record = load_run(args.from_run, _history(args))
+        except (HistoryError, OSError, ValueError) as exc:
+            raise SelectionError(f"--from-run {args.from_run}: {exc}") from exc
+        drifted_hosts, controls = from_run_selection(record)
+        if not controls:
+            print(f"apply --from-run: no setting drifted in run {record.run.id}: nothing to re-apply")
+            return None
+        hosts = drifted_hosts if hosts is None else sorted(set(hosts) & set(drifted_hosts))
+        tags = controls if not tags else sorted(set(tags) & set(controls))
+        if not hosts or not tags:
+            print("apply --from-run: nothing left to re-apply once --facility and --tags are applied")
+            return None
+        print(f"apply --from-run {record.run.id}: {len(tags)} control(s) on {len(hosts)} host(s)",
+              file=sys.stderr)
+    return combine_limit(hosts, args.limit), tags
+
+
 def cmd_run(args) -> int:
     from socle.lab import inventory_path
     from socle.record import RecordError, load_record
@@ -146,8 +252,16 @@ def cmd_run(args) -> int:
             hint = ' (start the lab with "socle lab up")' if inv == inventory_path() else ""
             print(f"socle: inventory {inv} does not exist{hint}", file=sys.stderr)
             return 1
-    options = RunOptions(mode=args.command, inventories=inventories, out_dir=args.out, limit=args.limit,
-                         tags=args.tags, forks=args.forks, verbosity=args.verbose, progress=not args.quiet)
+    try:
+        selection = _selection(args, inventories)
+    except SelectionError as exc:
+        print(f"socle: {exc}", file=sys.stderr)
+        return 1
+    if selection is None:
+        return 0
+    limit, tags = selection
+    options = RunOptions(mode=args.command, inventories=inventories, out_dir=args.out, limit=limit,
+                         tags=tags, forks=args.forks, verbosity=args.verbose, progress=not args.quiet)
     record_path, status = run(options)
     if not record_path.exists():
         print(f"socle: the run ended ({status}) without a run record; Ansible's output is in "
