@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from socle.history import History
+from socle.report import write_reports
 from socle.testing import Scenario, flagged
 
 ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
@@ -184,10 +185,11 @@ def test_no_secret_in_any_output_up_to_vvv(backed_up, tmp_path):
     for mode in ("apply", "audit"):
         record = SCENARIO.socle(mode, tmp_path, verbosity=3)
         assert not record.run.errors and record.changed_pairs() == set(), record.changed_pairs()
+        write_reports(tmp_path / mode / "run.json", tmp_path / mode, lang="fr", record=record)  # as the CLI does
         files = {p.relative_to(tmp_path): p.read_bytes().decode("utf-8", "replace")
                  for p in (tmp_path / mode).rglob("*") if p.is_file()}
         names = {p.name for p in files}
-        assert {"run.json", "report.html", "junit.xml", "ansible-output.txt"} <= names, names
+        assert {"run.json", "report.html", "junit.xml", "results.csv", "ansible-output.txt"} <= names, names
         output = next(text for p, text in files.items() if p.name == "ansible-output.txt")
         assert "<127.0.0.1>" in output or "ESTABLISH" in output, output[:500]  # really -vvv
         leaks = [(str(p), c[:12]) for p, text in files.items() for c in canaries if c in text]
