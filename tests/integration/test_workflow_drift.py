@@ -74,10 +74,11 @@ def socle(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "socle", *args], capture_output=True, text=True, timeout=900)
 
 
-def as_root(host: str, script: str, check: bool = True) -> None:
+def as_root(host: str, script: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(lab.ssh_command(HOSTS[host], f"sudo -n sh -c {shlex.quote(script)}"),
                           capture_output=True, text=True, timeout=120)
     assert not check or proc.returncode == 0, (host, script, proc.stderr)
+    return proc
 
 
 def audit(out: Path) -> RunRecord:
@@ -147,3 +148,8 @@ def test_each_drift_is_named_as_exactly_its_control(converged, tmp_path, index):
     if settings:
         fixed = load_record(tmp_path / "apply" / "run.json")
         assert fixed.changed_pairs() == {(h, c) for h, (c, _b, u, _d) in plan.items() if u is None}, proc.stderr
+    # The repair leaves no firewall rollback armed (it would restore the broken ruleset minutes later),
+    # even when --tags selected only one of the firewall controls.
+    for host in plan:
+        armed = as_root(host, "systemctl is-active socle-nft-rollback.timer || true").stdout.strip()
+        assert armed != "active", f"{host}: the firewall rollback timer is still armed after apply"
