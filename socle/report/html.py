@@ -185,8 +185,24 @@ class ControlInfo:
     references: list[tuple[str, list[str]]]
 
 
+class _HostList:
+    """A group of hosts shown a few at once, the rest in a collapsible part (needs a ``hosts`` list)."""
+
+    hosts: list[HostResult]
+
+    @property
+    def shown(self) -> list[HostResult]:
+        """Hosts listed at once (all of them when only a few would be hidden)."""
+        return self.hosts if len(self.hosts) <= HOSTS_SHOWN + 2 else self.hosts[:HOSTS_SHOWN]
+
+    @property
+    def more(self) -> list[HostResult]:
+        """Hosts listed in the collapsible part."""
+        return self.hosts[len(self.shown) :]
+
+
 @dataclass
-class FindingGroup:
+class FindingGroup(_HostList):
     """One result (drift, error, unreachable, or a change made) and every host that gave exactly it.
 
     Hosts are grouped when their results are equal in every field (status, changed, expected,
@@ -204,50 +220,24 @@ class FindingGroup:
     def title(self) -> str | None:
         return self.info.title
 
-    @property
-    def shown(self) -> list[HostResult]:
-        """Hosts listed at once (all of them when only a few would be hidden)."""
-        return self.hosts if len(self.hosts) <= HOSTS_SHOWN + 2 else self.hosts[:HOSTS_SHOWN]
-
-    @property
-    def more(self) -> list[HostResult]:
-        """Hosts listed in the collapsible part."""
-        return self.hosts[len(self.shown) :]
-
 
 @dataclass
-class NotApplicableGroup:
+class NotApplicableGroup(_HostList):
     """A control not applicable for the same reason on one or more hosts."""
 
     control_id: str
     message: str | None
     hosts: list[HostResult] = field(default_factory=list)
 
-    @property
-    def shown(self) -> list[HostResult]:
-        return self.hosts if len(self.hosts) <= HOSTS_SHOWN + 2 else self.hosts[:HOSTS_SHOWN]
-
-    @property
-    def more(self) -> list[HostResult]:
-        return self.hosts[len(self.shown) :]
-
 
 @dataclass
-class WaiverGroup:
+class WaiverGroup(_HostList):
     """One waiver of one control, with the hosts it covers and whether it still holds."""
 
     control_id: str
     waiver: Waiver
     status: str
     hosts: list[HostResult] = field(default_factory=list)
-
-    @property
-    def shown(self) -> list[HostResult]:
-        return self.hosts if len(self.hosts) <= HOSTS_SHOWN + 2 else self.hosts[:HOSTS_SHOWN]
-
-    @property
-    def more(self) -> list[HostResult]:
-        return self.hosts[len(self.shown) :]
 
 
 #: Rows of the "changes since the previous run" table; the counts above it are always complete.
