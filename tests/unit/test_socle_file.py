@@ -1,0 +1,189 @@
+"""socle_file and socle_services: one round trip for several files or units, exact check mode."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+from ansible.module_utils.basic import AnsibleModule
+from conftest import load_project_module
+
+file_mod = load_project_module("library", "socle_file")
+services_mod = load_project_module("library", "socle_services")
+
+
+def mode_of(path) -> str:
+    return f"{stat.S_IMODE(os.stat(path).st_mode):04o}"
+
+
+def entries(root) -> list[dict]:
+    return [
+        {"path": str(root / "conf.d"), "state": "directory", "mode": "0700"},
+        {"path": str(root / "conf.d" / "50-socle.conf"), "content": "minlen = 12\n"},
+    ]
+
+
+def test_check_mode_on_a_fresh_host_reports_every_entry_and_writes_nothing(tmp_path, run_module):
+    result = run_module(file_mod, {"control": "M5-LNX-PWQUALITY", "entries": entries(tmp_path)}, check_mode=True)
+    assert result["changed"] is True
+    assert result["changed_paths"] == [str(tmp_path / "conf.d"), str(tmp_path / "conf.d" / "50-socle.conf")]
+    assert [d["after"] for d in result["diff"]] == ["directory mode=0700 owner=root group=root\n", "minlen = 12\n"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_apply_then_nothing_to_do(tmp_path, run_module):
+    first = run_module(file_mod, {"entries": entries(tmp_path)})
+    assert first["changed"] is True
+    assert (tmp_path / "conf.d" / "50-socle.conf").read_text() == "minlen = 12\n"
+    assert mode_of(tmp_path / "conf.d") == "0700" and mode_of(tmp_path / "conf.d" / "50-socle.conf") == "0644"
+    assert run_module(file_mod, {"entries": entries(tmp_path)})["changed"] is False
+    assert run_module(file_mod, {"entries": entries(tmp_path)}, check_mode=True)["changed"] is False
+    assert [p.name for p in (tmp_path / "conf.d").iterdir()] == ["50-socle.conf"]  # no temp file left
+
+
+def test_mode_drift_is_named_and_repaired(tmp_path, run_module):
+    run_module(file_mod, {"entries": entries(tmp_path)})
+    target = tmp_path / "conf.d" / "50-socle.conf"
+    target.chmod(0o666)
+    check = run_module(file_mod, {"entries": entries(tmp_path)}, check_mode=True)
+    assert check["changed_paths"] == [str(target)]
+    assert check["diff"] == [{"before_header": f"{target} (attributes)", "after_header": f"{target} (attributes)",
+                              "before": "file mode=0666 owner=root group=root\n",
+                              "after": "file mode=0644 owner=root group=root\n"}]
+    assert mode_of(target) == "0666"
+    run_module(file_mod, {"entries": entries(tmp_path)})
+    assert mode_of(target) == "0644"
+
+
+def test_edited_content_is_drift_with_a_diff(tmp_path, run_module):
+    run_module(file_mod, {"entries": entries(tmp_path)})
+    (tmp_path / "conf.d" / "50-socle.conf").write_text("minlen = 8\n")
+    check = run_module(file_mod, {"entries": entries(tmp_path)}, check_mode=True)
+    assert check["diff"][0]["before"] == "minlen = 8\n" and check["diff"][0]["after"] == "minlen = 12\n"
+
+
+LOGIN_DEFS = "# comment\nPASS_MAX_DAYS\t99999\n#PASS_MIN_DAYS 3\nPASS_MIN_DAYS\t0\nUMASK 022"  # no final newline
+
+
+@pytest.mark.parametrize(
+    ("text", "lines", "after"),
+    [
+        (LOGIN_DEFS, [{"regexp": r"^\s*PASS_MAX_DAYS\s", "line": "PASS_MAX_DAYS\t365"}],
+         "# comment\nPASS_MAX_DAYS\t365\n#PASS_MIN_DAYS 3\nPASS_MIN_DAYS\t0\nUMASK 022\n"),
+        # the last match is replaced, as lineinfile does
+        ("Checks 1\n# Checks 2\n", [{"regexp": r"^\s*#?\s*Checks\s", "line": "Checks 24"}], "Checks 1\nChecks 24\n"),
+        # no match: appended
+        ("A 1\n", [{"regexp": r"^B\s", "line": "B 2"}], "A 1\nB 2\n"),
+        # already right: the text comes back byte for byte, final newline or not
+        (LOGIN_DEFS, [{"regexp": r"^\s*PASS_MIN_DAYS\s", "line": "PASS_MIN_DAYS\t0"}], LOGIN_DEFS),
+        ("X 1", [{"regexp": r"^Y\s", "line": "X 1"}], "X 1"),
+    ],
+)
+def test_apply_lines(text, lines, after):
+    assert file_mod.apply_lines(text, lines) == after
+
+
+def test_lines_keep_the_file_mode_and_owner(tmp_path, run_module):
+    path = tmp_path / "login.defs"
+    path.write_text(LOGIN_DEFS)
+    path.chmod(0o600)
+    line = {"regexp": r"^\s*PASS_MAX_DAYS\s", "line": "PASS_MAX_DAYS\t365"}
+    args = {"entries": [{"path": str(path), "lines": [line]}]}
+    assert run_module(file_mod, args, check_mode=True)["changed_paths"] == [str(path)]
+    assert path.read_text() == LOGIN_DEFS
+    assert run_module(file_mod, args)["changed"] is True
+    assert "PASS_MAX_DAYS\t365\n" in path.read_text() and mode_of(path) == "0600"
+    assert run_module(file_mod, args)["changed"] is False
+
+
+def test_lines_of_a_missing_file_fail_naming_it(tmp_path, run_module):
+    result = run_module(file_mod, {"control": "M2-LNX-FRESHCLAM", "entries": [
+        {"path": str(tmp_path / "freshclam.conf"), "lines": [{"regexp": "^Checks", "line": "Checks 24"}]}]})
+    assert result["failed"] and "freshclam.conf does not exist" in result["msg"]
+    assert result["msg"].startswith("M2-LNX-FRESHCLAM: ")
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"path": "relative/file", "content": "x"}, "path must be absolute"),
+        ({"path": "/x", "content": "x", "lines": [{"regexp": "a", "line": "b"}]}, "either content or lines"),
+        ({"path": "/x"}, "either content or lines"),
+        ({"path": "/x", "state": "directory", "content": "x"}, "a folder takes no content"),
+        ({"path": "/x", "content": "x", "mode": "644x"}, "mode must be octal"),
+        ({"path": "/x", "lines": [{"regexp": "(", "line": "b"}]}, "bad regexp"),
+        ({"path": "/x", "lines": [{"regexp": "a", "line": "b\nc"}]}, "cannot hold a newline"),
+        ({"path": "/x", "lines": [{"line": "b"}]}, "each of lines is {regexp, line}"),
+        ({"path": "/x", "content": "x", "owner": "no-such-user-socle"}, "no such owner"),
+    ],
+)
+def test_bad_entries_fail_before_anything_is_written(tmp_path, run_module, bad, message):
+    good = {"path": str(tmp_path / "first.conf"), "content": "ok\n"}
+    result = run_module(file_mod, {"entries": [good, bad]})
+    assert result["failed"] and message in result["msg"] and "nothing was changed" in result["msg"]
+    assert not (tmp_path / "first.conf").exists()
+
+
+def test_a_file_where_a_folder_is_wanted_is_an_error(tmp_path, run_module):
+    (tmp_path / "d").write_text("")
+    result = run_module(file_mod, {"entries": [{"path": str(tmp_path / "d"), "state": "directory"}]})
+    assert result["failed"] and "is not a folder" in result["msg"]
+
+
+# -- socle_services ---------------------------------------------------------------------------------
+class FakeSystemd:
+    def __init__(self, units: dict[str, tuple[bool, bool]]):
+        self.units, self.calls = dict(units), []
+
+    def run_command(self, args, **_kw):
+        self.calls.append(args[1:])
+        verb, unit = args[1], args[-1]
+        if verb == "show":
+            return 0, "loaded\n" if unit in self.units else "not-found\n", ""
+        if verb == "daemon-reload":
+            return 0, "", ""
+        enabled, active = self.units[unit]
+        if verb == "is-enabled":
+            return (0 if enabled else 1), "", ""
+        if verb == "is-active":
+            return (0 if active else 3), "", ""
+        if verb == "enable":
+            self.units[unit] = (True, active)
+        elif verb == "start":
+            self.units[unit] = (enabled, True)
+        return 0, "", ""
+
+
+@pytest.fixture
+def systemd(monkeypatch):
+    fake = FakeSystemd({"apt-daily.timer": (True, True), "apt-daily-upgrade.timer": (False, False)})
+    monkeypatch.setattr(AnsibleModule, "run_command", fake.run_command)
+    monkeypatch.setattr(AnsibleModule, "get_bin_path", lambda *_a, **_k: "/bin/systemctl")
+    return fake
+
+
+def test_services_check_mode_names_only_what_would_change(systemd, run_module):
+    result = run_module(services_mod, {"names": ["apt-daily.timer", "apt-daily-upgrade.timer"]}, check_mode=True)
+    assert result["changed"] is True and result["changed_units"] == ["apt-daily-upgrade.timer"]
+    assert result["diff"][0]["before"] == "apt-daily-upgrade.timer: disabled, inactive\n"
+    assert not [c for c in systemd.calls if c[0] in ("enable", "start", "daemon-reload")]
+
+
+def test_services_apply_then_nothing_to_do(systemd, run_module):
+    result = run_module(services_mod, {"names": ["apt-daily.timer", "apt-daily-upgrade.timer"], "daemon_reload": True})
+    assert result["changed"] is True
+    assert ["daemon-reload"] in systemd.calls and ["enable", "apt-daily-upgrade.timer"] in systemd.calls
+    assert run_module(services_mod, {"names": ["apt-daily.timer", "apt-daily-upgrade.timer"]})["changed"] is False
+
+
+def test_unknown_unit_fails_naming_it(systemd, run_module):
+    result = run_module(services_mod, {"control": "M2-LNX-CLAMAV-SCAN", "names": ["socle-clamscan.timer"]})
+    assert result["failed"] and "no unit socle-clamscan.timer" in result["msg"]
+
+
+@pytest.mark.parametrize("name", ["apt-daily", "x.timer; rm -rf /", ""])
+def test_bad_unit_names_are_refused(systemd, run_module, name):
+    result = run_module(services_mod, {"names": [name]})
+    assert result["failed"] and "not a systemd unit name" in result["msg"]
+    assert systemd.calls == []
