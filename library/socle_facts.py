@@ -7,8 +7,9 @@ DOCUMENTATION = r"""
 module: socle_facts
 short_description: Gather the facts Socle's roles need, in one call
 description:
-  - Reads C(/etc/os-release), the presence of the GNOME desktop schemas and of the dconf tool,
-    the OpenSSH version and the init system, without running the full fact gathering.
+  - Reads C(/etc/os-release), the presence of the GNOME desktop schemas, of the GDM display manager
+    and of the dconf tool, the OpenSSH version and the init system, without running the full fact
+    gathering.
   - Read-only; safe in check mode.
 options:
   root:
@@ -30,8 +31,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 ansible_facts:
-  description: C(socle) dictionary with os_id, os_version, os_family, platform, gnome, dconf,
-    openssh_version and systemd.
+  description: C(socle) dictionary with os_id, os_version, os_family, platform, gnome, gdm, dconf,
+    openssh_version, systemd and packages (installed Debian packages, None without dpkg).
   returned: always
   type: dict
 """
@@ -42,6 +43,8 @@ import re
 from ansible.module_utils.basic import AnsibleModule
 
 GNOME_SCHEMA = "usr/share/glib-2.0/schemas/org.gnome.desktop.screensaver.gschema.xml"
+#: The GDM daemon: gdm3 on Debian and Ubuntu, gdm on the RHEL family.
+GDM_BINARIES = ("usr/sbin/gdm3", "usr/sbin/gdm")
 FAMILIES = {"debian": "Debian", "ubuntu": "Debian", "rhel": "RedHat", "fedora": "RedHat", "centos": "RedHat"}
 
 
@@ -71,6 +74,16 @@ def parse_openssh_version(text: str) -> str | None:
     return f"{match.group(1)}.{match.group(2)}" if match else None
 
 
+def installed_packages(text: str) -> list[str]:
+    """Names of the packages dpkg's status file lists as 'install ok installed' (architecture dropped)."""
+    names = []
+    for stanza in text.split("\n\n"):
+        fields = dict(line.split(":", 1) for line in stanza.splitlines() if ":" in line and not line[:1].isspace())
+        if fields.get("Status", "").strip() == "install ok installed" and fields.get("Package"):
+            names.append(fields["Package"].strip())
+    return sorted(set(names))
+
+
 def main() -> None:
     module = AnsibleModule(argument_spec={"root": {"type": "path", "default": "/"}}, supports_check_mode=True)
     root = module.params["root"]
@@ -95,10 +108,17 @@ def main() -> None:
         "os_family": os_family(release),
         "platform": f"{name} {version}".strip(),
         "gnome": os.path.exists(os.path.join(root, GNOME_SCHEMA)),
+        "gdm": any(os.path.exists(os.path.join(root, path)) for path in GDM_BINARIES),
         "dconf": module.get_bin_path("dconf") is not None,
         "openssh_version": openssh,
         "systemd": os.path.isdir(os.path.join(root, "run/systemd/system")),
+        # Lets the socle_packages action skip its round trip for packages already installed.
+        "packages": None,
     }
+    status = os.path.join(root, "var/lib/dpkg/status")
+    if os.path.exists(status):
+        with open(status, encoding="utf-8", errors="replace") as handle:
+            facts["packages"] = installed_packages(handle.read())
     module.exit_json(changed=False, ansible_facts={"socle": facts})
 
 
