@@ -34,7 +34,11 @@ options:
         choices: [file, directory]
         default: file
       content:
-        description: The whole content of the file.
+        description: The whole content of the file (text).
+        type: str
+      content_base64:
+        description: The whole content of the file, base64-encoded (binary files such as PDFs). The
+          C(socle_file) action fills it from C(src), a file on the controller.
         type: str
       lines:
         description: Lines to ensure in an existing file, each C({regexp, line}).
@@ -76,14 +80,17 @@ changed_paths:
   elements: str
 """
 
+import base64
+import binascii
 import grp
+import hashlib
 import os
 import pwd
 import re
 import stat
+import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.socle_files import atomic_write, read_text
 
 
 def apply_lines(text: str, lines: list[dict]) -> str:
@@ -130,7 +137,7 @@ def describe(kind: str, attrs: dict | None) -> str:
 
 def wanted_attributes(entry: dict, current: dict | None) -> dict:
     """Mode, owner and group the entry asks for; a ``lines`` entry keeps what it does not name."""
-    keep = entry.get("lines") is not None and entry.get("content") is None and current is not None
+    keep = entry.get("lines") is not None and current is not None
     default_mode = "0755" if entry["state"] == "directory" else "0644"
     return {
         "mode": f"{int(entry['mode'], 8):04o}" if entry.get("mode") else (current["mode"] if keep else default_mode),
@@ -149,10 +156,16 @@ def check_entry(entry: dict) -> str | None:
     path = entry.get("path") or ""
     if not os.path.isabs(path):
         return f"path must be absolute: {path!r}"
-    if entry["state"] == "directory" and (entry.get("content") is not None or entry.get("lines") is not None):
+    given = [key for key in ("content", "content_base64", "lines") if entry.get(key) is not None]
+    if entry["state"] == "directory" and given:
         return f"{path}: a folder takes no content or lines"
-    if entry["state"] == "file" and (entry.get("content") is None) == (entry.get("lines") is None):
-        return f"{path}: give either content or lines"
+    if entry["state"] == "file" and len(given) != 1:
+        return f"{path}: give one of content, content_base64 (or src) and lines"
+    if entry.get("content_base64") is not None:
+        try:
+            base64.b64decode(entry["content_base64"], validate=True)
+        except (binascii.Error, ValueError):
+            return f"{path}: content_base64 is not base64"
     if entry.get("mode") and not re.fullmatch(r"0?[0-7]{3,4}", str(entry["mode"])):
         return f"{path}: mode must be octal digits as a string, such as '0644' (got {entry['mode']!r})"
     for item in entry.get("lines") or []:
@@ -172,6 +185,37 @@ def check_entry(entry: dict) -> str | None:
             except KeyError:
                 return f"{path}: no such {key} {name!r} on the host"
     return None
+
+
+def shown(data: bytes | None) -> str:
+    """Text for a diff: the content itself, or a summary line for binary content."""
+    if data is None:
+        return ""
+    try:
+        text = data.decode("utf-8")
+        if "\x00" not in text:
+            return text
+    except UnicodeDecodeError:
+        pass
+    return f"(binary, {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()})\n"
+
+
+def write_bytes(module, path: str, data: bytes) -> None:
+    """Write data to path through a temp file in the same folder and an atomic rename."""
+    folder = os.path.dirname(path)
+    os.makedirs(folder, mode=0o755, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".socle-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o600)
+        module.atomic_move(tmp, path, unsafe_writes=False)
+    except Exception:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def plan(entry: dict) -> tuple[str | None, list[dict], dict]:
@@ -196,17 +240,25 @@ def plan(entry: dict) -> tuple[str | None, list[dict], dict]:
         return None, diffs, wanted
     if st is not None and not stat.S_ISREG(st.st_mode):
         raise ValueError(f"{path} exists and is not a regular file")
-    before = read_text(path)
+    before = None
+    if st is not None:
+        with open(path, "rb") as handle:
+            before = handle.read()
     if entry.get("content") is not None:
-        after = entry["content"]
+        after = entry["content"].encode("utf-8")
+    elif entry.get("content_base64") is not None:
+        after = base64.b64decode(entry["content_base64"])
     elif before is None:
         raise ValueError(f"{path} does not exist: its lines cannot be set (is the package that ships it installed?)")
     else:
-        after = apply_lines(before, entry["lines"])
+        try:
+            after = apply_lines(before.decode("utf-8"), entry["lines"]).encode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path} is not UTF-8 text: its lines cannot be set") from exc
     new = after if after != before else None
     if new is not None:
         diffs.append({"before_header": path if before is not None else f"{path} (absent)", "after_header": path,
-                      "before": before or "", "after": after})
+                      "before": shown(before), "after": shown(after)})
     wanted = wanted_attributes(entry, current)
     if current is not None and current != wanted:
         diffs.append({"before_header": f"{path} (attributes)", "after_header": f"{path} (attributes)",
@@ -222,6 +274,7 @@ def main() -> None:
                 "path": {"type": "path", "required": True},
                 "state": {"type": "str", "choices": ["file", "directory"], "default": "file"},
                 "content": {"type": "str"},
+                "content_base64": {"type": "str", "no_log": False},
                 "lines": {"type": "list", "elements": "dict"},
                 "mode": {"type": "str"},
                 "owner": {"type": "str"},
@@ -255,7 +308,7 @@ def main() -> None:
                     if not os.path.isdir(path):
                         os.makedirs(path, mode=0o700)
                 elif new is not None:
-                    atomic_write(module, path, new, 0o600)
+                    write_bytes(module, path, new)
                 set_attributes(path, wanted)
             except OSError as exc:
                 module.fail_json(msg=f"{module.params['control'] or 'socle_file'}: could not write {path}: {exc}",

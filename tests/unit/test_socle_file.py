@@ -108,8 +108,8 @@ def test_lines_of_a_missing_file_fail_naming_it(tmp_path, run_module):
     ("bad", "message"),
     [
         ({"path": "relative/file", "content": "x"}, "path must be absolute"),
-        ({"path": "/x", "content": "x", "lines": [{"regexp": "a", "line": "b"}]}, "either content or lines"),
-        ({"path": "/x"}, "either content or lines"),
+        ({"path": "/x", "content": "x", "lines": [{"regexp": "a", "line": "b"}]}, "give one of content"),
+        ({"path": "/x"}, "give one of content"),
         ({"path": "/x", "state": "directory", "content": "x"}, "a folder takes no content"),
         ({"path": "/x", "content": "x", "mode": "644x"}, "mode must be octal"),
         ({"path": "/x", "lines": [{"regexp": "(", "line": "b"}]}, "bad regexp"),
@@ -187,3 +187,57 @@ def test_bad_unit_names_are_refused(systemd, run_module, name):
     result = run_module(services_mod, {"names": [name]})
     assert result["failed"] and "not a systemd unit name" in result["msg"]
     assert systemd.calls == []
+
+
+# -- binary content and the controller-side action ------------------------------------------------
+PDF = b"%PDF-1.7\n\x00\xff\xfe binary\n%%EOF\n"
+
+
+def test_binary_content_is_written_and_summarised_in_the_diff(tmp_path, run_module):
+    import base64
+    args = {"entries": [{"path": str(tmp_path / "charte.pdf"), "content_base64": base64.b64encode(PDF).decode()}]}
+    check = run_module(file_mod, args, check_mode=True)
+    assert check["changed"] is True and check["diff"][0]["after"].startswith(f"(binary, {len(PDF)} bytes, sha256 ")
+    assert not (tmp_path / "charte.pdf").exists()
+    run_module(file_mod, args)
+    assert (tmp_path / "charte.pdf").read_bytes() == PDF
+    assert run_module(file_mod, args)["changed"] is False
+
+
+def test_content_base64_must_be_base64(tmp_path, run_module):
+    result = run_module(file_mod, {"entries": [{"path": str(tmp_path / "x"), "content_base64": "not base64!"}]})
+    assert result["failed"] and "is not base64" in result["msg"]
+
+
+action_mod = load_project_module("action_plugins", "socle_file")
+
+
+def run_action(monkeypatch, entries):
+    from types import SimpleNamespace
+    sent = []
+    monkeypatch.setattr(action_mod.ActionBase, "run", lambda self, tmp=None, task_vars=None: {})
+    monkeypatch.setattr(action_mod.ActionModule, "_execute_module",
+                        lambda self, module_name=None, module_args=None, task_vars=None:
+                        sent.append(module_args) or {"changed": True})
+    action = action_mod.ActionModule.__new__(action_mod.ActionModule)
+    action._task = SimpleNamespace(args={"control": "M8-LNX-CHARTER-DEPLOYED", "entries": entries})
+    return action.run(task_vars={}), sent
+
+
+def test_action_sends_the_controller_file_as_base64(monkeypatch, tmp_path):
+    import base64
+    (tmp_path / "charte.pdf").write_bytes(PDF)
+    result, sent = run_action(monkeypatch, [{"path": "/srv/ssi/charte.pdf", "src": str(tmp_path / "charte.pdf")},
+                                            {"path": "/etc/issue", "content": "x\n"}])
+    assert result == {"changed": True}
+    assert sent[0]["entries"][0] == {"path": "/srv/ssi/charte.pdf", "content_base64": base64.b64encode(PDF).decode()}
+    assert sent[0]["entries"][1] == {"path": "/etc/issue", "content": "x\n"}
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ({"path": "/a", "src": "/no/such/file.pdf"}, "cannot read /no/such/file.pdf on the controller"),
+    ({"path": "/a", "src": "/etc/hostname", "content": "x"}, "give src or content, not both"),
+])
+def test_action_refuses_unreadable_or_double_sources(monkeypatch, entry, message):
+    result, sent = run_action(monkeypatch, [entry])
+    assert result["failed"] and message in result["msg"] and sent == []
