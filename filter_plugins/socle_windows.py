@@ -28,6 +28,25 @@ def _load_decisions():
 
 
 win = _load_decisions()
+_RESTIC_NAME = "socle_module_utils_restic"
+
+
+def _load_restic():
+    """module_utils/socle_restic.py, the snapshot decisions the Linux findings use, by path."""
+    if _RESTIC_NAME in sys.modules:
+        return sys.modules[_RESTIC_NAME]
+    path = Path(__file__).resolve().parent.parent / "module_utils" / "socle_restic.py"
+    spec = importlib.util.spec_from_file_location(_RESTIC_NAME, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[_RESTIC_NAME] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+restic = _load_restic()
+# restic 0.17 and later exit codes (restic's messages are not read).
+RESTIC_EXIT = {10: "the repository does not exist yet", 11: "the repository is locked",
+               12: "the password is wrong"}
 
 
 def _now() -> dt.datetime:
@@ -103,6 +122,48 @@ def pending_updates(probe: dict, max_pending: int, deadline_days: int) -> dict:
                                        int(max_pending), int(deadline_days), _now())
 
 
+def os_supported(probe: dict) -> dict:
+    return win.os_supported_finding(_section(probe, "system"), _now().date())
+
+
+def user_hives(probe: dict) -> list:
+    return win.user_hives(_section(probe, "profiles"), _section(probe, "default_profile"))
+
+
+def screensaver_values(timeout_s: int) -> list:
+    return win.screensaver_values(int(timeout_s))
+
+
+def management_path(probe: dict, ports: list, admin_networks: list) -> dict:
+    return win.management_path_finding(_section(probe, "firewall_rules"), list(ports), list(admin_networks))
+
+
+def restic_snapshot_finding(result: dict, max_age_h: int, label: str, hostname: str, now: dt.datetime) -> dict:
+    """M3-WIN-BACKUP-AGE, M3-WIN-OFFSITE-AGE: what socle_win_restic_snapshots read, decided by socle_restic."""
+    result = result or {}
+    expected = f"{label}: newest snapshot at most {int(max_age_h)} h old"
+    if result.get("restic_missing"):
+        return {"status": "drift", "expected": expected, "actual": f"{label}: restic is not installed yet"}
+    if result.get("password_missing"):
+        return {"status": "drift", "expected": expected, "actual": f"{label}: the password file is not there yet"}
+    rc = result.get("rc")
+    if rc != 0:
+        why = RESTIC_EXIT.get(rc, "restic failed")
+        detail = str(result.get("stderr") or "").strip().splitlines()[:1]
+        actual = f"{label}: cannot read the snapshots, {why} (exit code {rc})" + (f": {detail[0]}" if detail else "")
+        return {"status": "drift", "expected": expected, "actual": actual}
+    snapshots = restic.parse_snapshots(str(result.get("stdout") or ""))
+    return restic.snapshot_age_finding(restic.latest_snapshot(snapshots, hostname), now, int(max_age_h), label)
+
+
+def restic_age(result: dict, max_age_h: int, label: str, hostname: str) -> dict:
+    return restic_snapshot_finding(result, int(max_age_h), label, hostname, _now())
+
+
+def cmdline(argv: list) -> str:
+    return win.command_line(argv)
+
+
 class FilterModule:
     """socle_win_* filters."""
 
@@ -122,4 +183,10 @@ class FilterModule:
             "socle_win_home_edition": home_edition,
             "socle_win_last_install": last_install,
             "socle_win_pending_updates": pending_updates,
+            "socle_win_os_supported": os_supported,
+            "socle_win_user_hives": user_hives,
+            "socle_win_screensaver_values": screensaver_values,
+            "socle_win_management_path": management_path,
+            "socle_win_restic_age": restic_age,
+            "socle_win_cmdline": cmdline,
         }

@@ -11,7 +11,7 @@ $spec = @{
             type = 'list'
             elements = 'str'
             required = $true
-            choices = @('identity', 'system', 'defender', 'av_products', 'firewall', 'rsop', 'secedit', 'users', 'wu_history', 'wu_pending')
+            choices = @('identity', 'system', 'defender', 'av_products', 'firewall', 'rsop', 'secedit', 'users', 'wu_history', 'wu_pending', 'profiles', 'firewall_rules', 'admins', 'audit_policy', 'laps')
         }
     }
     supports_check_mode = $true
@@ -47,6 +47,9 @@ foreach ($section in $module.Params.sections) {
             $ntVersion = Get-ItemProperty -LiteralPath 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion'
             $probe.system = @{
                 edition_id = [string]$ntVersion.EditionID
+                current_build = [string]$ntVersion.CurrentBuild
+                ubr = $ntVersion.UBR
+                display_version = [string]$ntVersion.DisplayVersion
                 part_of_domain = [bool]$cs.PartOfDomain
                 product_type = [int]$os.ProductType
                 reboot_pending = (Test-Path -LiteralPath 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired')
@@ -105,6 +108,34 @@ foreach ($section in $module.Params.sections) {
                     }
                 })
         }
+        'firewall_rules' {
+            # Enabled inbound rules of the active store (local and GPO) with their port and address
+            # filters, joined by InstanceID. Name is the rule's fixed ID; DisplayName is localised: evidence only.
+            $ports = @{}
+            Get-NetFirewallPortFilter -PolicyStore ActiveStore | ForEach-Object { $ports[$_.InstanceID] = $_ }
+            $addresses = @{}
+            Get-NetFirewallAddressFilter -PolicyStore ActiveStore | ForEach-Object { $addresses[$_.InstanceID] = $_ }
+            $probe.firewall_rules = @(Get-NetFirewallRule -PolicyStore ActiveStore -Direction Inbound -Enabled True | ForEach-Object {
+                    $port = $ports[$_.InstanceID]
+                    $address = $addresses[$_.InstanceID]
+                    @{
+                        Name = [string]$_.Name
+                        DisplayName = [string]$_.DisplayName
+                        Action = [int]$_.Action
+                        Profile = [int]$_.Profile
+                        Protocol = [string]$port.Protocol
+                        LocalPort = @($port.LocalPort | ForEach-Object { [string]$_ })
+                        RemoteAddress = @($address.RemoteAddress | ForEach-Object { [string]$_ })
+                    }
+                })
+        }
+        'profiles' {
+            # Local user profiles by SID (never by localised name) and the Default profile's folder.
+            $probe.profiles = @(Get-CimInstance -ClassName Win32_UserProfile | ForEach-Object {
+                    @{ SID = [string]$_.SID; LocalPath = [string]$_.LocalPath; Loaded = [bool]$_.Loaded; Special = [bool]$_.Special }
+                })
+            $probe.default_profile = [string](Get-ItemProperty -LiteralPath 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList').Default
+        }
         'rsop' {
             # Registry values set by Group Policy, with the GPO that sets them (LocalGPO = local policy).
             $probe.rsop = @(Get-CimInstance -Namespace 'root/rsop/computer' -ClassName RSOP_RegistryPolicySetting -ErrorAction SilentlyContinue |
@@ -123,9 +154,76 @@ foreach ($section in $module.Params.sections) {
                 Remove-Item -LiteralPath $export -Force -ErrorAction SilentlyContinue
             }
         }
+        'admins' {
+            # Members of the local Administrators group, found by its well-known SID (its name is localised).
+            try {
+                $probe.admins = @(Get-LocalGroupMember -SID 'S-1-5-32-544' -ErrorAction Stop | ForEach-Object {
+                        @{ Name = [string]$_.Name; SID = [string]$_.SID.Value; PrincipalSource = [string]$_.PrincipalSource }
+                    })
+            }
+            catch {
+                # Get-LocalGroupMember fails on a member it cannot resolve (orphaned or Entra ID SID): read the
+                # member SIDs through ADSI instead, under the group's name as this host spells it.
+                $groupSid = New-Object -TypeName System.Security.Principal.SecurityIdentifier -ArgumentList 'S-1-5-32-544'
+                $groupName = $groupSid.Translate([System.Security.Principal.NTAccount]).Value.Split('\')[-1]
+                $group = [ADSI]"WinNT://./$groupName,group"
+                $probe.admins = @($group.Invoke('Members') | ForEach-Object {
+                        $bytes = [byte[]]$_.GetType().InvokeMember('objectSid', 'GetProperty', $null, $_, $null)
+                        $name = [string]$_.GetType().InvokeMember('Name', 'GetProperty', $null, $_, $null)
+                        $sid = New-Object -TypeName System.Security.Principal.SecurityIdentifier -ArgumentList @($bytes, 0)
+                        @{ Name = $name; SID = $sid.Value; PrincipalSource = $null }
+                    })
+            }
+        }
+        'audit_policy' {
+            # The effective advanced audit policy: auditpol's backup file lists every subcategory by GUID
+            # with a numeric Setting Value (0 none, 1 success, 2 failure, 3 both), whatever the language.
+            $backup = Join-Path -Path ([System.IO.Path]::GetTempPath()) -ChildPath ("socle-auditpol-{0}.csv" -f [guid]::NewGuid())
+            try {
+                $null = & auditpol.exe @('/backup', "/file:$backup")
+                if ($LASTEXITCODE -ne 0) {
+                    $module.FailJson("auditpol /backup failed with exit code $LASTEXITCODE")
+                }
+                $probe.audit_policy_b64 = [System.Convert]::ToBase64String([System.IO.File]::ReadAllBytes($backup))
+            }
+            finally {
+                Remove-Item -LiteralPath $backup -Force -ErrorAction SilentlyContinue
+            }
+        }
+        'laps' {
+            # Windows LAPS policy roots, in the order LAPS reads them (the first with any value wins), and
+            # whether the device is joined to Entra ID (LAPS manages nothing on a workgroup PC).
+            $roots = [ordered]@{
+                csp = 'HKLM:\SOFTWARE\Microsoft\Policies\LAPS'
+                gpo = 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Policies\LAPS'
+                local = 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\LAPS\Config'
+                legacy = 'HKLM:\SOFTWARE\Policies\Microsoft Services\AdmPwd'
+            }
+            $found = @{}
+            foreach ($root in $roots.Keys) {
+                $values = @{}
+                $key = Get-Item -LiteralPath $roots[$root] -ErrorAction SilentlyContinue
+                if ($null -ne $key) {
+                    foreach ($valueName in $key.GetValueNames()) { $values[$valueName] = $key.GetValue($valueName) }
+                }
+                $found[$root] = $values
+            }
+            $joinInfo = 'HKLM:\SYSTEM\CurrentControlSet\Control\CloudDomainJoin\JoinInfo'
+            $probe.laps = @{
+                roots = $found
+                entra_joined = (@(Get-ChildItem -LiteralPath $joinInfo -ErrorAction SilentlyContinue).Count -gt 0)
+            }
+        }
         'users' {
             $probe.users = @(Get-LocalUser | ForEach-Object {
-                    @{ Name = $_.Name; SID = $_.SID.Value; Enabled = [bool]$_.Enabled; PasswordRequired = [bool]$_.PasswordRequired }
+                    @{
+                        Name = $_.Name
+                        SID = $_.SID.Value
+                        Enabled = [bool]$_.Enabled
+                        PasswordRequired = [bool]$_.PasswordRequired
+                        LastLogon = Get-DateText $_.LastLogon
+                        PasswordLastSet = Get-DateText $_.PasswordLastSet
+                    }
                 })
         }
         'wu_history' {

@@ -17,16 +17,24 @@ options:
   sections:
     description:
       - What to read. C(identity) SIDs of the connecting account and its groups.
-      - C(system) edition (EditionID), domain membership, product type, pending-reboot flag.
+      - C(system) edition (EditionID), build (CurrentBuild, UBR, DisplayVersion), domain membership,
+        product type, pending-reboot flag.
       - C(defender) MSFT_MpComputerStatus, and PUAProtection from MSFT_MpPreference.
       - C(av_products) SecurityCenter2 AntivirusProduct. C(firewall) Get-NetFirewallProfile in the
-        active store. C(rsop) RSOP_RegistryPolicySetting.
-      - C(secedit) a base64 secedit export (SECURITYPOLICY, USER_RIGHTS). C(users) Get-LocalUser.
+        active store. C(firewall_rules) the enabled inbound rules of the active store with their
+        port and address filters. C(rsop) RSOP_RegistryPolicySetting.
+      - C(profiles) Win32_UserProfile (SID, LocalPath, Loaded, Special) and the Default profile folder.
+      - C(secedit) a base64 secedit export (SECURITYPOLICY, USER_RIGHTS). C(users) Get-LocalUser
+        (with LastLogon and PasswordLastSet as ISO 8601 UTC).
+      - C(admins) members of the Administrators group, by its SID S-1-5-32-544 (name, SID).
+      - C(audit_policy) a base64 C(auditpol /backup) file (subcategory GUIDs, numeric settings).
+      - C(laps) the values of the four Windows LAPS policy roots, and whether the device is Entra ID-joined.
       - C(wu_history) Windows Update Agent history; C(wu_pending) updates not installed (search only).
     type: list
     elements: str
     required: true
-    choices: [identity, system, defender, av_products, firewall, rsop, secedit, users, wu_history, wu_pending]
+    choices: [identity, system, defender, av_products, firewall, rsop, secedit, users, wu_history, wu_pending,
+              profiles, firewall_rules, admins, audit_policy, laps]
 attributes:
   check_mode:
     support: full

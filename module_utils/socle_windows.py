@@ -599,3 +599,279 @@ def pending_updates_finding(
         parts.append("a reboot is pending to finish an installation")
     status = "drift" if len(late) > max_pending else "compliant"
     return _finding(status, expected, "; ".join(parts))
+
+
+# --------------------------------------------------------------------------------------------------
+# Windows release support (M1-WIN-OS-SUPPORTED): a small dated table, by build number and EditionID
+# --------------------------------------------------------------------------------------------------
+
+# End-of-servicing dates from Microsoft's lifecycle pages as they stood on this date. A release
+# Microsoft adds after it is newer than every build below and is assumed supported until the table
+# is refreshed (the finding says so). Windows 10 Extended Security Updates (ESU) cannot be seen from
+# the build: a host enrolled in ESU gets a waiver until its ESU end date.
+LIFECYCLE_AS_OF = dt.date(2026, 11, 28)
+# Client releases (General Availability channel): build -> (name, Home/Pro end, Enterprise/Education end).
+CLIENT_RELEASES = {
+    19042: ("Windows 10 20H2", dt.date(2022, 5, 10), dt.date(2023, 5, 9)),
+    19043: ("Windows 10 21H1", dt.date(2022, 12, 13), dt.date(2022, 12, 13)),
+    19044: ("Windows 10 21H2", dt.date(2023, 6, 13), dt.date(2024, 6, 11)),
+    19045: ("Windows 10 22H2", dt.date(2025, 10, 14), dt.date(2025, 10, 14)),
+    22000: ("Windows 11 21H2", dt.date(2023, 10, 10), dt.date(2024, 10, 8)),
+    22621: ("Windows 11 22H2", dt.date(2024, 10, 8), dt.date(2025, 10, 14)),
+    22631: ("Windows 11 23H2", dt.date(2025, 11, 11), dt.date(2026, 11, 10)),
+    26100: ("Windows 11 24H2", dt.date(2026, 10, 13), dt.date(2027, 10, 12)),
+    26200: ("Windows 11 25H2", dt.date(2027, 10, 12), dt.date(2028, 10, 10)),
+}
+# Long-Term Servicing (EditionID EnterpriseS*, IoTEnterpriseS*): build -> (name, end, IoT end).
+LTSC_RELEASES = {
+    14393: ("Windows 10 Enterprise LTSB 2016", dt.date(2026, 10, 13), dt.date(2026, 10, 13)),
+    17763: ("Windows 10 Enterprise LTSC 2019", dt.date(2029, 1, 9), dt.date(2029, 1, 9)),
+    19044: ("Windows 10 Enterprise LTSC 2021", dt.date(2027, 1, 12), dt.date(2032, 1, 13)),
+    26100: ("Windows 11 Enterprise LTSC 2024", dt.date(2029, 10, 9), dt.date(2034, 10, 10)),
+}
+# Windows Server (ProductType 2 or 3): build -> (name, end of extended support).
+SERVER_RELEASES = {
+    9200: ("Windows Server 2012", dt.date(2023, 10, 10)),
+    9600: ("Windows Server 2012 R2", dt.date(2023, 10, 10)),
+    14393: ("Windows Server 2016", dt.date(2027, 1, 12)),
+    17763: ("Windows Server 2019", dt.date(2029, 1, 9)),
+    20348: ("Windows Server 2022", dt.date(2031, 10, 14)),
+    25398: ("Windows Server 23H2 (annual channel)", dt.date(2025, 10, 24)),
+    26100: ("Windows Server 2025", dt.date(2034, 10, 10)),
+}
+_ENTERPRISE_EDITIONS = ("enterprise", "education", "iotenterprise", "serverrdsh")
+EOS_NOTICE_DAYS = 183
+
+
+def windows_release(system: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The release a host runs and its end of support, from EditionID, CurrentBuild and ProductType.
+
+    Returns ``name``, ``end`` (a date, or None when the build is not in the table) and ``newer``
+    (True when the build is newer than every release of its kind in the table).
+    """
+    system = system or {}
+    edition = str(system.get("edition_id") or "")
+    try:
+        build = int(str(system.get("current_build") or "0").split(".")[0])
+    except ValueError:
+        build = 0
+    lower = edition.lower()
+    if int(system.get("product_type") or 1) != 1:
+        table = {b: (name, end) for b, (name, end) in SERVER_RELEASES.items()}
+    elif lower.startswith(("enterprises", "iotenterprises")):
+        iot = lower.startswith("iot")
+        table = {b: (name, iot_end if iot else end) for b, (name, end, iot_end) in LTSC_RELEASES.items()}
+    else:
+        enterprise = lower.startswith(_ENTERPRISE_EDITIONS)
+        table = {b: (name, ent if enterprise else home) for b, (name, home, ent) in CLIENT_RELEASES.items()}
+    if build in table:
+        name, end = table[build]
+        return {"name": name, "build": build, "edition": edition, "end": end, "newer": False}
+    return {"name": None, "build": build, "edition": edition, "end": None, "newer": bool(table) and build > max(table)}
+
+
+def os_supported_finding(system: Mapping[str, Any] | None, today: dt.date) -> dict[str, str]:
+    """M1-WIN-OS-SUPPORTED: the Windows release still receives security updates on ``today``."""
+    release = windows_release(system)
+    system = system or {}
+    expected = "a Windows release within its support period (Microsoft lifecycle)"
+    ubr = system.get("ubr")
+    build_text = f"build {release['build']}" + (f".{ubr}" if ubr not in (None, "") else "")
+    version = system.get("display_version") or ""
+    seen = f"EditionID {release['edition'] or 'unknown'}, {build_text}" + (f", version {version}" if version else "")
+    if release["end"] is None:
+        if release["newer"]:
+            return _finding("compliant", expected, f"{seen}: newer than every release in Socle's table "
+                            f"of {LIFECYCLE_AS_OF}, assumed supported")
+        return _finding("drift", expected, f"{seen}: not a supported release in Socle's table of "
+                        f"{LIFECYCLE_AS_OF} (preview or out of support)")
+    days = (release["end"] - today).days
+    if days < 0:
+        actual = f"{release['name']} ({seen}): support ended {release['end']} ({-days} days ago)"
+        if release["name"].startswith("Windows 10 22H2"):
+            actual += "; if the PC is enrolled in Extended Security Updates, record a waiver until the ESU end date"
+        return _finding("drift", expected, actual)
+    actual = f"{release['name']} ({seen}): supported until {release['end']}"
+    if days <= EOS_NOTICE_DAYS:
+        actual += f", in {days} days: plan the upgrade"
+    return _finding("compliant", expected, actual)
+
+
+# --------------------------------------------------------------------------------------------------
+# Screen-saver user policy in every local profile (M4-WIN-SCREENSAVER)
+# --------------------------------------------------------------------------------------------------
+
+SCREENSAVER_KEY = "Software\\Policies\\Microsoft\\Windows\\Control Panel\\Desktop"
+# Local and domain accounts (S-1-5-21-...), Entra ID accounts (S-1-12-1-...); not the service profiles.
+_USER_SID_RE = re.compile(r"^S-1-(5-21|12-1)-[\d-]+$")
+
+
+def screensaver_values(timeout_s: int) -> list[dict[str, str]]:
+    """The user-policy values (all REG_SZ, as the Desktop policy reads them) for a lock after ``timeout_s``."""
+    return [
+        {"name": "ScreenSaveActive", "type": "string", "data": "1"},
+        {"name": "ScreenSaverIsSecure", "type": "string", "data": "1"},
+        {"name": "ScreenSaveTimeOut", "type": "string", "data": str(int(timeout_s))},
+        {"name": "SCRNSAVE.EXE", "type": "string", "data": "scrnsave.scr"},
+    ]
+
+
+def user_hives(profiles: Any, default_profile: str | None) -> list[dict[str, Any]]:
+    """Where to write a user policy for every user of the PC, from Win32_UserProfile (SID, LocalPath, Loaded, Special).
+
+    A loaded hive (the user is logged on) is written under ``HKU:\\<SID>``; an unloaded one is
+    loaded from its NTUSER.DAT by win_regedit (``hive``, mounted under ``HKLM:\\ANSIBLE``). The
+    Default profile is included so that accounts created later start with the policy. Service
+    profiles (Special, or SIDs outside S-1-5-21 and S-1-12-1) are left alone. Sorted by SID.
+    """
+    out = []
+    for profile in _as_list(profiles):
+        if not isinstance(profile, Mapping) or _bool(profile.get("Special")) is True:
+            continue
+        sid = str(profile.get("SID") or "")
+        path = str(profile.get("LocalPath") or "")
+        if not _USER_SID_RE.match(sid) or not path:
+            continue
+        if _bool(profile.get("Loaded")) is True:
+            out.append({"label": sid, "root": f"HKU:\\{sid}", "hive": None})
+        else:
+            out.append({"label": sid, "root": "HKLM:\\ANSIBLE", "hive": path.rstrip("\\") + "\\NTUSER.DAT"})
+    out.sort(key=lambda target: target["label"])
+    if default_profile:
+        hive = default_profile.rstrip("\\") + "\\NTUSER.DAT"
+        out.append({"label": "Default", "root": "HKLM:\\ANSIBLE", "hive": hive})
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# The management path through the firewall (M2-WIN-FW-MGMT-PATH), from the active store's rules
+# --------------------------------------------------------------------------------------------------
+
+# NET_FW_PROFILE2 flags (Get-NetFirewallRule .Profile): Any 0, Domain 1, Private 2, Public 4.
+PROFILE_BITS = {"Domain": 1, "Private": 2, "Public": 4}
+TCP = "6"
+
+
+def _rule_ports(rule: Mapping[str, Any]) -> list[tuple[int, int]] | None:
+    """The TCP ports a rule covers as ranges; None for every port; [] when it is not TCP or uses keywords only."""
+    protocol = str(rule.get("Protocol") or "Any").strip().lower()
+    if protocol not in ("tcp", TCP, "any"):
+        return []
+    ranges = []
+    for item in _as_list(rule.get("LocalPort")) or ["Any"]:
+        text = str(item).strip()
+        if text.lower() == "any":
+            return None
+        low, _, high = text.partition("-")
+        if low.isdigit() and (not high or high.isdigit()):
+            ranges.append((int(low), int(high or low)))
+    return ranges
+
+
+def _covers_port(rule: Mapping[str, Any], port: int) -> bool:
+    ranges = _rule_ports(rule)
+    return ranges is None or any(low <= port <= high for low, high in ranges)
+
+
+def _remote_networks(rule: Mapping[str, Any]) -> list | None:
+    """A rule's remote addresses as networks; None for Any. Keywords (LocalSubnet, DNS...) give no network."""
+    import ipaddress
+
+    networks = []
+    for item in _as_list(rule.get("RemoteAddress")) or ["Any"]:
+        text = str(item).strip()
+        if text.lower() == "any" or text == "*":
+            return None
+        try:
+            if "-" in text:
+                first, last = (ipaddress.ip_address(part.strip()) for part in text.split("-", 1))
+                networks.extend(ipaddress.summarize_address_range(first, last))
+            else:
+                # Windows writes IPv4 subnets with a dotted mask (192.168.10.0/255.255.255.0).
+                networks.append(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            continue
+    return networks
+
+
+def _covers_network(rule: Mapping[str, Any], network) -> bool:
+    remote = _remote_networks(rule)
+    return remote is None or any(
+        network.version == other.version and network.subnet_of(other) for other in remote)
+
+
+def _overlaps_network(rule: Mapping[str, Any], network) -> bool:
+    remote = _remote_networks(rule)
+    return remote is None or any(network.version == other.version and network.overlaps(other) for other in remote)
+
+
+def _in_profile(rule: Mapping[str, Any], profile: str) -> bool:
+    bits = int(rule.get("Profile") or 0)
+    return bits == 0 or bits & 0x7FFFFFFF == 0x7FFFFFFF or bool(bits & PROFILE_BITS[profile])
+
+
+def _action_of(rule: Mapping[str, Any]) -> int | None:
+    return _action(rule.get("Action"))
+
+
+def management_path_finding(rules: Any, ports: Iterable[int], admin_networks: Iterable[str]) -> dict[str, str]:
+    """M2-WIN-FW-MGMT-PATH: every WinRM port is allowed from every management network in every profile.
+
+    ``rules`` are the enabled inbound rules of the active store (Name, DisplayName, Action, Profile,
+    Protocol, LocalPort, RemoteAddress), local and GPO alike. A block rule wins over an allow rule in
+    Windows Firewall, so an enabled block rule on a management port from those addresses cuts the
+    path. Rules that open the ports beyond the management networks are listed as evidence.
+    """
+    import ipaddress
+
+    ports = [int(p) for p in ports]
+    networks = [ipaddress.ip_network(str(n), strict=False) for n in admin_networks]
+    expected = (f"TCP {', '.join(map(str, ports))} allowed from {', '.join(map(str, networks))} "
+                f"in the {', '.join(FIREWALL_PROFILES)} profiles, no block rule in the way")
+    rules = [r for r in _as_list(rules) if isinstance(r, Mapping)]
+    allows = [r for r in rules if _action_of(r) == ACTION_ALLOW]
+    blocks = [r for r in rules if _action_of(r) == ACTION_BLOCK]
+    missing, blocked, wider = [], set(), set()
+    for profile in FIREWALL_PROFILES:
+        for port in ports:
+            for network in networks:
+                if not any(_in_profile(r, profile) and _covers_port(r, port) and _covers_network(r, network)
+                           for r in allows):
+                    missing.append(f"{port} from {network} ({profile})")
+                for rule in blocks:
+                    if _in_profile(rule, profile) and _covers_port(rule, port) and _overlaps_network(rule, network):
+                        blocked.add(str(rule.get("Name")))
+            for rule in allows:
+                if not (_in_profile(rule, profile) and any(_covers_port(rule, p) for p in ports)):
+                    continue
+                remote = _remote_networks(rule)
+                if remote is None or any(not any(n.version == o.version and n.subnet_of(o) for o in networks)
+                                         for n in remote):
+                    if _rule_ports(rule) is not None:
+                        wider.add(str(rule.get("Name")))
+    parts = []
+    if missing:
+        parts.append("not allowed: " + ", ".join(missing))
+    if blocked:
+        parts.append("block rules on the path: " + ", ".join(sorted(blocked)))
+    if not parts:
+        parts.append("every management port is allowed from every management network in every profile")
+    if wider:
+        parts.append("also open beyond the management networks by: " + ", ".join(sorted(wider)))
+    return _finding("drift" if missing or blocked else "compliant", expected, "; ".join(parts))
+
+
+# --------------------------------------------------------------------------------------------------
+# Command lines for scheduled tasks (M3-WIN-RESTIC-TASK)
+# --------------------------------------------------------------------------------------------------
+
+
+def command_line(argv: Iterable[Any]) -> str:
+    """Arguments as one Windows command line, quoted by the Microsoft C runtime rules restic (Go) reads back.
+
+    A scheduled task's action takes its arguments as one string: a path with spaces
+    (``C:\\Données partagées``) must be quoted, a trailing backslash before a quote doubled.
+    """
+    import subprocess
+
+    return subprocess.list2cmdline([str(arg) for arg in argv])

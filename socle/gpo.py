@@ -267,3 +267,160 @@ def write_gpo_backup(
         path.write_bytes(security_template)
         written.append(path)
     return written
+
+
+# --------------------------------------------------------------------------------------------------
+# A facility's policy as a GPO backup tree (``socle gpo``)
+# --------------------------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+GPO_ROLES = ("accounts", "session_lock", "firewall", "updates", "antivirus")
+POLICIES_PREFIX = "software\\policies\\"
+SESSION_LOCK_SYSTEM = "HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System"
+FIREWALL_POLICY = "HKLM:\\SOFTWARE\\Policies\\Microsoft\\WindowsFirewall"
+
+
+def _templar(variables: Mapping[str, Any]):
+    """An Ansible templar over ``variables`` with Socle's filters (the roles' vars files use them)."""
+    import warnings
+
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.plugins.loader import filter_loader, init_plugin_loader
+    from ansible.template import Templar
+
+    with warnings.catch_warnings():  # already configured when Ansible runs in this process
+        warnings.simplefilter("ignore", UserWarning)
+        init_plugin_loader()
+    filter_loader.add_directory(str(ROOT / "filter_plugins"))
+    return Templar(loader=DataLoader(), variables=dict(variables))
+
+
+def _trusted(value: Any) -> Any:
+    """Project files are templates Socle wrote: trusted (inventory values from ansible-inventory stay data)."""
+    from ansible.template import trust_as_template
+
+    if isinstance(value, str):
+        return trust_as_template(value)
+    if isinstance(value, list):
+        return [_trusted(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _trusted(item) for key, item in value.items()}
+    return value
+
+
+def _windows_decisions():
+    """module_utils/socle_windows.py (the values the tasks compute), loaded by path as the filters do."""
+    import importlib.util
+    import sys
+
+    name = "socle_module_utils_windows"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "module_utils" / "socle_windows.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def _load_trusted(path: Path) -> Any:
+    from ansible.parsing.dataloader import DataLoader
+
+    return _trusted(DataLoader().load_from_file(str(path)) or {})
+
+
+def facility_variables(hostvars: Mapping[str, Any]) -> dict[str, Any]:
+    """A host's policy: the Windows roles' defaults and their Windows vars files, under its inventory vars."""
+    variables: dict[str, Any] = {}
+    for role in GPO_ROLES:
+        variables.update(_load_trusted(ROOT / "roles" / role / "defaults" / "main.yml"))
+    variables.update(hostvars)
+    for role in ("updates", "antivirus", "firewall"):
+        variables.update(_load_trusted(ROOT / "roles" / role / "vars" / "Windows.yml"))
+    return variables
+
+
+def policy_settings(variables: Mapping[str, Any]) -> dict[str, Any]:
+    """The registry values and security-template keys of the Windows roles for one policy.
+
+    Same values as the tasks write with win_regedit and win_security_policy (a unit test renders both
+    and compares): ``machine`` and ``user`` are win_regedit-style values, ``system_access`` the
+    secedit ``[System Access]`` keys. The firewall's profile state, which the tasks set in the local
+    store, is written as its policy values (EnableFirewall, DefaultInboundAction, DefaultOutboundAction).
+    """
+    win = _windows_decisions()
+    t = _templar(variables)
+
+    def get(name: str) -> Any:
+        return t.template(variables[name])
+
+    machine: list[dict[str, Any]] = []
+    for group in (get("__updates_win_values"), get("__antivirus_win_values")):
+        for values in group.values():
+            machine.extend(values)
+    for profile in ("DomainProfile", "PrivateProfile", "PublicProfile"):
+        machine += [
+            {"path": f"{FIREWALL_POLICY}\\{profile}", "name": "EnableFirewall", "type": "dword", "data": 1},
+            {"path": f"{FIREWALL_POLICY}\\{profile}", "name": "DefaultInboundAction", "type": "dword", "data": 1},
+            {"path": f"{FIREWALL_POLICY}\\{profile}", "name": "DefaultOutboundAction", "type": "dword", "data": 0},
+        ]
+    machine.extend(get("__firewall_win_logging"))
+    idle = int(get("session_lock_idle_timeout_s"))
+    machine += [
+        {"path": SESSION_LOCK_SYSTEM, "name": "InactivityTimeoutSecs", "type": "dword", "data": idle},
+        *({"path": "HKLM:\\SOFTWARE\\Policies\\Microsoft\\Power\\PowerSettings\\0e796bdb-100d-47d6-a2d5-f7d2daa51f51",
+           "name": name, "type": "dword", "data": 1} for name in ("ACSettingIndex", "DCSettingIndex")),
+        {"path": "HKLM:\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Winlogon", "name": "ScreenSaverGracePeriod",
+         "type": "string", "data": str(get("session_lock_windows_grace_period_s"))},
+        {"path": "HKLM:\\SYSTEM\\CurrentControlSet\\Control\\Lsa", "name": "LimitBlankPasswordUse", "type": "dword",
+         "data": 1},
+    ]
+    min_length = int(get("accounts_password_min_length"))
+    if min_length > 14:
+        machine.append({"path": "HKLM:\\SYSTEM\\CurrentControlSet\\Control\\SAM",
+                        "name": "RelaxMinimumPasswordLengthLimits", "type": "dword", "data": 1})
+    user = []
+    if get("session_lock_windows_screensaver_enabled"):
+        user = [{"path": "HKCU:\\" + win.SCREENSAVER_KEY, **value} for value in win.screensaver_values(idle)]
+    system_access: dict[str, Any] = {
+        **win.password_policy(min_length, int(get("accounts_pwhistory_remember")),
+                              int(get("accounts_pass_max_days")), int(get("accounts_pass_min_days"))),
+        **win.lockout_policy(int(get("accounts_faillock_deny")), int(get("accounts_faillock_unlock_time_s")),
+                             int(get("accounts_faillock_fail_interval_s"))),
+        "EnableGuestAccount": 0,
+    }
+    if get("accounts_windows_builtin_admin_name"):
+        system_access["NewAdministratorName"] = str(get("accounts_windows_builtin_admin_name"))
+    if get("accounts_windows_builtin_admin_disabled"):
+        system_access["EnableAdminAccount"] = 0
+    for value in machine:
+        if value.get("data") is not None and value.get("type") == "dword":
+            value["data"] = int(value["data"])
+    return {"machine": machine, "user": user, "system_access": system_access}
+
+
+def split_for_gpo(machine: Sequence[Mapping[str, Any]]) -> tuple[list[Mapping[str, Any]], list[tuple[str, int, Any]]]:
+    """Values under Software\\Policies go to Registry.pol; the others (security options) to GptTmpl.inf."""
+    pol, inf = [], []
+    for value in machine:
+        _scope, key = split_hive(str(value["path"]))
+        if key.lower().startswith(POLICIES_PREFIX):
+            pol.append(value)
+        elif value.get("state", "present") != "absent":
+            inf.append((f"{key}\\{value['name']}", TYPE_NAMES[str(value.get('type', 'string'))], value["data"]))
+    return pol, inf
+
+
+def write_policy_gpo(folder: str | Path, guid: str, settings: Mapping[str, Any]) -> list[Path]:
+    """The GPO backup tree of a policy (see :func:`policy_settings`)."""
+    pol, inf = split_for_gpo(settings["machine"])
+    machine = entries_from_values(pol)["Machine"]
+    user = entries_from_values(settings["user"])["User"]
+    template = gpttmpl_inf(settings["system_access"], inf)
+    return write_gpo_backup(folder, guid, machine, user, template)
+
+
+def facility_guid(facility: str) -> str:
+    """A stable GUID per facility, so that a new export replaces the previous one's folder."""
+    import uuid
+
+    return "{" + str(uuid.uuid5(uuid.NAMESPACE_URL, f"socle:gpo:{facility}")).upper() + "}"

@@ -167,3 +167,82 @@ def test_gpo_backup_layout(tmp_path):
     assert gpo.decode_registry_pol(written[0].read_bytes()) == machine
     with pytest.raises(gpo.PolError, match="not a GUID"):
         gpo.write_gpo_backup(tmp_path, "not-a-guid")
+
+
+# -- socle gpo: a facility's Windows policy as a GPO backup ----------------------------------------------
+
+
+def _written_by_tasks(role, policy):
+    """(path, name, data) of every win_regedit the role's Windows tasks run for this policy."""
+    from test_windows_tasks import probe
+    from winharness import render_role
+
+    out = set()
+    for run in render_role(role, policy, probe()):
+        if run.module == "ansible.windows.win_regedit" and not run.skipped and "hive" not in run.args:
+            data = run.args.get("data", run.args.get("state"))
+            out.add((run.args["path"], run.args["name"], int(data) if run.args.get("type") == "dword" else data))
+    return out
+
+
+def _settings(policy):
+    return gpo.policy_settings(gpo.facility_variables(policy))
+
+
+@pytest.mark.parametrize("role", ["updates", "antivirus", "firewall", "session_lock"])
+def test_the_gpo_carries_the_values_the_tasks_write(role):
+    policy = {"updates_windows_install_hour": 13, "session_lock_idle_timeout_s": 600,
+              "antivirus_max_signature_age_h": 49, "firewall_windows_log_size_kb": 20000}
+    settings = _settings(policy)
+    in_gpo = {(v["path"], v["name"], v.get("data", v.get("state"))) for v in settings["machine"]}
+    written = _written_by_tasks(role, policy)
+    assert written and written <= in_gpo, written - in_gpo
+
+
+def test_gpo_split_security_options_and_user_screensaver():
+    settings = _settings({"session_lock_windows_screensaver_enabled": True, "session_lock_idle_timeout_s": 600,
+                          "accounts_password_min_length": 16, "accounts_windows_builtin_admin_name": "adm-secours"})
+    pol, inf = gpo.split_for_gpo(settings["machine"])
+    assert all(gpo.split_hive(v["path"])[1].lower().startswith("software\\policies\\") for v in pol)
+    assert ("Software\\Microsoft\\Windows\\CurrentVersion\\Policies\\System\\InactivityTimeoutSecs".upper(),
+            4, 600) in [(p.upper(), t, d) for p, t, d in inf]
+    assert ("SYSTEM\\CurrentControlSet\\Control\\SAM\\RelaxMinimumPasswordLengthLimits", 4, 1) in inf
+    # M4-WIN-SCREENSAVER: the user policy, as a user Registry.pol for the domain's users.
+    assert [(v["name"], v["data"]) for v in settings["user"]] == [
+        ("ScreenSaveActive", "1"), ("ScreenSaverIsSecure", "1"), ("ScreenSaveTimeOut", "600"),
+        ("SCRNSAVE.EXE", "scrnsave.scr")]
+    assert settings["system_access"]["MinimumPasswordLength"] == 16
+    assert settings["system_access"]["NewAdministratorName"] == "adm-secours"
+    assert _settings({})["user"] == []  # the screen saver is opt-in
+
+
+def test_socle_gpo_command_writes_the_facility_backup(tmp_path):
+    from socle import cli
+
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        "all:\n  hosts:\n"
+        "    accueil-pc:\n      ansible_connection: winrm\n      socle_facility: tilleuls\n"
+        "      session_lock_idle_timeout_s: 600\n      session_lock_windows_screensaver_enabled: true\n"
+        "      updates_windows_install_hour: 13\n"
+        "    srv-debian:\n      socle_facility: tilleuls\n",
+        encoding="utf-8")
+    out = tmp_path / "gpo"
+    assert cli.main(["gpo", "-i", str(inventory), "--facility", "tilleuls", "--out", str(out)]) == 0
+    root = out / gpo.facility_guid("tilleuls") / "DomainSysvol" / "GPO"
+    machine = {(e.key, e.value): gpo.decode_data(e.type, e.data)
+               for e in gpo.decode_registry_pol((root / "Machine" / "registry.pol").read_bytes())}
+    assert machine[("SOFTWARE\\Policies\\Microsoft\\Windows\\WindowsUpdate\\AU", "ScheduledInstallTime")] == 13
+    assert machine[("SOFTWARE\\Policies\\Microsoft\\WindowsFirewall\\PublicProfile", "DefaultInboundAction")] == 1
+    assert ("SOFTWARE\\Policies\\Microsoft\\Windows Defender", "**del.DisableAntiSpyware") in machine
+    user = gpo.decode_registry_pol((root / "User" / "registry.pol").read_bytes())
+    assert ("ScreenSaveTimeOut", "600") in [(e.value, gpo.decode_data(e.type, e.data)) for e in user]
+    inf = (root / "Machine" / "microsoft" / "windows nt" / "SecEdit" / "GptTmpl.inf").read_bytes().decode("utf-16")
+    assert "MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System\\InactivityTimeoutSecs=4,600" in inf
+    assert 'MACHINE\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Winlogon\\ScreenSaverGracePeriod=1,"5"' in inf
+    assert "LockoutBadCount = 5" in inf and "EnableGuestAccount = 0" in inf
+    # The same export again gives the same folder (stable GUID), replaced in place.
+    assert cli.main(["gpo", "-i", str(inventory), "--facility", "tilleuls", "--out", str(out)]) == 0
+    assert [p.name for p in out.iterdir()] == [gpo.facility_guid("tilleuls")]
+    # A facility without a Windows host: nothing written, exit code 1.
+    assert cli.main(["gpo", "-i", str(inventory), "--host", "srv-debian", "--out", str(tmp_path / "x")]) == 1

@@ -26,11 +26,19 @@ def test_powershell_parses(path):
 MODULES = [p for p in SCRIPTS if p.parent == ROOT / "library"]
 
 
+# Modules that change the host; every other one is a read-only probe.
+WRITERS = {"socle_win_private_dir.ps1", "socle_win_restic_repo.ps1"}
+
+
 @pytest.mark.parametrize("path", MODULES, ids=[p.relative_to(ROOT).as_posix() for p in MODULES])
 def test_powershell_modules_declare_check_mode_and_never_report_a_change(path):
     source = path.read_bytes()
     assert declares_check_mode(source)
     assert b"$module.Result.changed = $false" in source
+    if path.name in WRITERS:
+        assert b"if (-not $module.CheckMode) {" in source  # writes only outside check mode
+    else:
+        assert b"$module.Result.changed = $true" not in source
 
 
 @pytest.mark.parametrize(

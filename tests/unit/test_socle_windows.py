@@ -426,3 +426,192 @@ def test_pending_updates_by_category_guid_and_publication_date():
 )
 def test_home_edition_ignores_update_policies(edition, status):
     assert win.home_edition_finding({"edition_id": edition})["status"] == status
+
+
+# -- M1-WIN-OS-SUPPORTED: release and end of support from EditionID, CurrentBuild, ProductType ----------
+
+TODAY = NOW.date()  # 2026-11-28
+
+
+@pytest.mark.parametrize(
+    ("system", "status", "words"),
+    [
+        # Home and Pro get 24 months, Enterprise and Education 36: the same build, two answers.
+        ({"edition_id": "Professional", "current_build": "26100", "ubr": 7171, "display_version": "24H2",
+          "product_type": 1}, "drift", "Windows 11 24H2 (EditionID Professional, build 26100.7171, version 24H2): "
+         "support ended 2026-10-13 (46 days ago)"),
+        ({"edition_id": "Enterprise", "current_build": "26100", "product_type": 1}, "compliant",
+         "supported until 2027-10-12"),
+        ({"edition_id": "Education", "current_build": "22631", "product_type": 1}, "drift", "ended 2026-11-10"),
+        ({"edition_id": "Professional", "current_build": "26200", "display_version": "25H2", "product_type": 1},
+         "compliant", "Windows 11 25H2"),
+        ({"edition_id": "CoreSingleLanguage", "current_build": "22631", "product_type": 1}, "drift",
+         "ended 2025-11-11"),
+        ({"edition_id": "Professional", "current_build": "19045", "product_type": 1}, "drift",
+         "Extended Security Updates"),
+        # LTSC: same build as Windows 10 21H2, another lifecycle; IoT LTSC longer still.
+        ({"edition_id": "EnterpriseS", "current_build": "19044", "product_type": 1}, "compliant",
+         "LTSC 2021 (EditionID EnterpriseS, build 19044): supported until 2027-01-12, in 45 days: plan the upgrade"),
+        ({"edition_id": "IoTEnterpriseS", "current_build": "19044", "product_type": 1}, "compliant",
+         "supported until 2032-01-13"),
+        ({"edition_id": "ServerStandard", "current_build": "14393", "product_type": 3}, "compliant",
+         "Windows Server 2016"),
+        ({"edition_id": "ServerDatacenter", "current_build": "9600", "product_type": 2}, "drift",
+         "Windows Server 2012 R2"),
+        ({"edition_id": "ServerStandard", "current_build": "26100", "product_type": 3}, "compliant",
+         "Windows Server 2025"),
+        # Not in the table: a later release is assumed supported, an Insider or old build is not.
+        ({"edition_id": "Professional", "current_build": "26300", "product_type": 1}, "compliant",
+         "newer than every release in Socle's table of 2026-11-28"),
+        ({"edition_id": "Professional", "current_build": "26120", "product_type": 1}, "drift",
+         "preview or out of support"),
+        ({"edition_id": "Professional", "current_build": "18363", "product_type": 1}, "drift", "out of support"),
+        ({}, "drift", "EditionID unknown, build 0"),
+    ],
+)
+def test_os_supported_from_the_dated_table(system, status, words):
+    finding = win.os_supported_finding(system, TODAY)
+    assert finding["status"] == status
+    assert words in finding["actual"], finding["actual"]
+
+
+def test_os_support_table_is_dated_and_ordered():
+    assert win.LIFECYCLE_AS_OF <= TODAY
+    for name, home, enterprise in win.CLIENT_RELEASES.values():
+        assert home <= enterprise, name
+    release = win.windows_release({"edition_id": "Enterprise", "current_build": "26100.7171"})
+    assert release["end"] == dt.date(2027, 10, 12)
+
+
+# -- M4-WIN-SCREENSAVER: the user policy in every profile, by SID --------------------------------------
+
+
+def test_screensaver_values_are_strings_from_the_lock_delay():
+    assert win.screensaver_values(600) == [
+        {"name": "ScreenSaveActive", "type": "string", "data": "1"},
+        {"name": "ScreenSaverIsSecure", "type": "string", "data": "1"},
+        {"name": "ScreenSaveTimeOut", "type": "string", "data": "600"},
+        {"name": "SCRNSAVE.EXE", "type": "string", "data": "scrnsave.scr"},
+    ]
+
+
+def test_user_hives_from_win32_userprofile():
+    recorded = fixture("win32_userprofile_fr.json")
+    hives = win.user_hives(recorded["profiles"], recorded["default_profile"])
+    assert hives == [
+        {"label": "S-1-12-1-3921842563-1254301478-2893418377-1738295517", "root": "HKLM:\\ANSIBLE",
+         "hive": "C:\\Users\\m.dupont\\NTUSER.DAT"},  # Entra ID account, not logged on
+        {"label": "S-1-5-21-1004336348-1177238915-682003330-1001", "root":
+         "HKU:\\S-1-5-21-1004336348-1177238915-682003330-1001", "hive": None},  # logged on: its loaded hive
+        {"label": "S-1-5-21-1004336348-1177238915-682003330-1002", "root": "HKLM:\\ANSIBLE",
+         "hive": "C:\\Users\\accueil\\NTUSER.DAT"},
+        {"label": "Default", "root": "HKLM:\\ANSIBLE", "hive": "C:\\Users\\Default\\NTUSER.DAT"},
+    ]
+    # One profile serialised as a bare object; no Default profile reported.
+    single = recorded["profiles"][4]
+    assert [h["label"] for h in win.user_hives(single, None)] == [single["SID"]]
+
+
+# -- M2-WIN-FW-MGMT-PATH: WinRM open from the management addresses, in the active store -----------------
+
+RULES = fixture("netfirewallrule_activestore_fr.json")
+ADMIN = ["192.168.10.0/24", "10.8.0.0/24"]
+SOCLE_RULE = "{8C5E3F0A-2B51-4D0C-9E7A-5B1F6D2C9A41}"
+
+
+def test_management_path_open_through_socle_rule_with_windows_dotted_masks():
+    finding = win.management_path_finding(RULES, [5985, 5986], ADMIN)
+    assert finding["status"] == "compliant"
+    # The built-in WinRM rule (any address) is evidence, found by its fixed Name, not its French DisplayName.
+    assert finding["actual"].endswith("also open beyond the management networks by: WINRM-HTTP-In-TCP")
+
+
+def test_management_path_missing_on_public_and_for_https_without_socle_rule():
+    others = [r for r in RULES if r["Name"] != SOCLE_RULE]
+    finding = win.management_path_finding(others, [5985, 5986], ["192.168.10.0/24"])
+    assert finding["status"] == "drift"
+    # Domain and Private: the built-in rule (any address) covers 5985; Public only allows LocalSubnet.
+    assert "5985 from 192.168.10.0/24 (Public)" in finding["actual"]
+    assert "5985 from 192.168.10.0/24 (Domain)" not in finding["actual"]
+    assert "5986 from 192.168.10.0/24 (Domain)" in finding["actual"]
+
+
+def test_a_narrower_rule_or_a_block_rule_cuts_the_path():
+    narrow = [{**r, "RemoteAddress": "192.168.10.0-192.168.10.127"} if r["Name"] == SOCLE_RULE else r
+              for r in RULES if not r["Name"].startswith("WINRM")]
+    finding = win.management_path_finding(narrow, [5985], ["192.168.10.0/24"])
+    assert finding["status"] == "drift" and "5985 from 192.168.10.0/24 (Domain)" in finding["actual"]
+    block = {"Name": "{GPO-BLOCK-WINRM}", "DisplayName": "Bloquer WinRM", "Action": "Block", "Profile": 0,
+             "Protocol": "TCP", "LocalPort": "5985-5986", "RemoteAddress": "Any"}
+    finding = win.management_path_finding(RULES + [block], [5985, 5986], ADMIN)
+    assert finding["status"] == "drift"
+    assert "block rules on the path: {GPO-BLOCK-WINRM}" in finding["actual"]
+
+
+def test_management_path_any_port_any_profile_and_ipv6():
+    rules = [{"Name": "AllowAdmin", "Action": 2, "Profile": 2147483647, "Protocol": "Any", "LocalPort": "Any",
+              "RemoteAddress": ["fd00:10::/64", "192.168.10.0/24"]}]
+    assert win.management_path_finding(rules, [5985], ["fd00:10::/64"])["status"] == "compliant"
+    assert win.management_path_finding(rules, [5985], ["fd00:20::/64"])["status"] == "drift"
+    assert win.management_path_finding([], [5985], ADMIN)["status"] == "drift"
+
+
+# -- M3-WIN-BACKUP-AGE, M3-WIN-OFFSITE-AGE: restic snapshots --json read on Windows, decided as on Linux ----
+
+RESTIC_OUT = (FIXTURES / "restic_snapshots_json_windows.txt").read_text(encoding="utf-8")
+
+
+def _win_filters():
+    from conftest import load_project_module
+
+    return load_project_module("filter_plugins", "socle_windows")
+
+
+def test_restic_findings_reuse_the_linux_decisions():
+    filters = _win_filters()
+    assert filters.restic.__file__ == str(ROOT / "module_utils" / "socle_restic.py")
+    assert filters.FilterModule().filters()["socle_win_restic_age"] is filters.restic_age
+
+
+@pytest.mark.parametrize(
+    ("result", "now", "host", "status", "actual"),
+    [
+        # Taken as SYSTEM ("AUTORITE NT\Système") at 12:31 Paris time: 11:31 UTC.
+        ({"rc": 0, "stdout": RESTIC_OUT}, NOW, "accueil-pc", "compliant",
+         "local repository: newest snapshot f3c61a7b taken 2026-11-28 11:31 UTC, 0.5 h old"),
+        ({"rc": 0, "stdout": RESTIC_OUT}, NOW + dt.timedelta(days=2), "accueil-pc", "drift", "2.0 days old"),
+        ({"rc": 0, "stdout": RESTIC_OUT}, NOW, "secretariat-pc", "drift", "no snapshot of this host"),
+        ({"rc": 0, "stdout": "[]\n"}, NOW, "accueil-pc", "drift", "no snapshot of this host"),
+        ({"rc": 10, "stdout": "", "stderr": "Fatal: repository does not exist: unable to open config file\r\n"}, NOW,
+         "accueil-pc", "drift", "the repository does not exist yet (exit code 10): Fatal: repository does not exist"),
+        ({"rc": 12, "stdout": "", "stderr": "Fatal: wrong password or no key found\r\n"}, NOW, "accueil-pc", "drift",
+         "the password is wrong (exit code 12)"),
+        ({"rc": 1, "stdout": "", "stderr": ""}, NOW, "accueil-pc", "drift", "restic failed (exit code 1)"),
+        ({"restic_missing": True}, NOW, "accueil-pc", "drift", "restic is not installed yet"),
+        ({"restic_missing": False, "password_missing": True}, NOW, "accueil-pc", "drift", "password file"),
+    ],
+)
+def test_restic_snapshot_age_on_recorded_windows_output(result, now, host, status, actual):
+    finding = _win_filters().restic_snapshot_finding(result, 26, "local repository", host, now)
+    assert finding["status"] == status
+    assert finding["expected"] == "local repository: newest snapshot at most 26 h old"
+    assert actual in finding["actual"], finding["actual"]
+
+
+def test_restic_output_that_is_not_json_is_an_error_not_a_finding():
+    with pytest.raises(ValueError, match="did not print JSON"):
+        _win_filters().restic_snapshot_finding({"rc": 0, "stdout": "Aucun instantané"}, 26, "local", "h", NOW)
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["-r", "C:\\Sauvegardes", "backup", "C:\\Users"], "-r C:\\Sauvegardes backup C:\\Users"),
+        (["C:\\Données partagées"], '"C:\\Données partagées"'),
+        (["C:\\Dossier avec espace\\"], '"C:\\Dossier avec espace\\\\"'),  # backslash doubled before the quote
+        (["a\"b", ""], 'a\\"b ""'),
+        (["--keep-daily", 7], "--keep-daily 7"),
+    ],
+)
+def test_command_line_for_scheduled_tasks(argv, line):
+    assert win.command_line(argv) == line

@@ -22,7 +22,7 @@ from winharness import CONTROLLER_ACTIONS, load_tasks, module_of, render_role, s
 from socle.catalogue import load_catalogue
 
 FIXTURES = ROOT / "tests" / "fixtures" / "windows"
-WINDOWS_ROLES = ("session_lock", "updates", "antivirus", "firewall", "accounts")
+WINDOWS_ROLES = ("session_lock", "updates", "antivirus", "firewall", "accounts", "organisation", "backup")
 
 
 def recorded(name: str):
@@ -46,10 +46,13 @@ def probe(**overrides):
     """A socle_win_probe result as recorded on a French Windows 11 Pro workgroup PC."""
     data = {
         "identity": {"user_sid": NAMED_ADMIN_SID, "group_sids": ["S-1-5-32-544", "S-1-5-113"]},
-        "system": {"edition_id": "Professional", "part_of_domain": False, "product_type": 1, "reboot_pending": False},
+        "system": {"edition_id": "Professional", "current_build": "26200", "ubr": 7309, "display_version": "25H2",
+                   "part_of_domain": False, "product_type": 1, "reboot_pending": False},
         "defender": DEFENDER,
         "av_products": [PRODUCTS[0]],
         "firewall": recorded("netfirewallprofile_ps51.json"),
+        "firewall_rules": recorded("netfirewallrule_activestore_fr.json"),
+        **recorded("win32_userprofile_fr.json"),
         "rsop": [],
         "secedit_b64": base64.b64encode(b"\xff\xfe" + SECEDIT_CLEAN.encode("utf-16-le")).decode(),
         "users": USERS,
@@ -132,6 +135,32 @@ def test_session_lock_wake_password_and_grace_period():
     (grace,) = runs_of(runs, "M4-WIN-SCREENSAVER-GRACE")
     assert grace.args["data"] == "0"
     assert grace.args["type"] == "string"  # REG_SZ, as Winlogon reads it
+
+
+@pytest.mark.parametrize(("policy", "timeout"), [
+    ({}, None),
+    ({"session_lock_windows_screensaver_enabled": True}, "900"),
+    ({"session_lock_windows_screensaver_enabled": True, "session_lock_idle_timeout_s": 600}, "600"),
+])
+def test_screensaver_user_policy_in_every_profile_is_opt_in(policy, timeout):
+    """M4-WIN-SCREENSAVER: off by default; on, four REG_SZ values in every user's hive and the Default profile."""
+    runs = render_role("session_lock", policy, probe())
+    writes = [r for r in runs_of(runs, "M4-WIN-SCREENSAVER") if not r.skipped]
+    if timeout is None:
+        assert writes == []
+        assert all(r.skipped for r in runs if r.module == "socle_win_probe")
+        return
+    assert len(writes) == 4 * 4  # three user profiles and the Default profile
+    key = "Software\\Policies\\Microsoft\\Windows\\Control Panel\\Desktop"
+    logged_on = [r.args for r in writes if r.args["path"].startswith("HKU:\\")]
+    assert {a["path"] for a in logged_on} == {"HKU:\\S-1-5-21-1004336348-1177238915-682003330-1001\\" + key}
+    assert all("hive" not in a for a in logged_on)  # omitted: the hive is already loaded
+    loaded_by_ansible = {r.args["hive"] for r in writes if r.args["path"] == "HKLM:\\ANSIBLE\\" + key}
+    assert loaded_by_ansible == {"C:\\Users\\accueil\\NTUSER.DAT", "C:\\Users\\m.dupont\\NTUSER.DAT",
+                                 "C:\\Users\\Default\\NTUSER.DAT"}
+    values = {(r.args["name"], r.args["data"], r.args["type"]) for r in writes}
+    assert values == {("ScreenSaveActive", "1", "string"), ("ScreenSaverIsSecure", "1", "string"),
+                      ("ScreenSaveTimeOut", timeout, "string"), ("SCRNSAVE.EXE", "scrnsave.scr", "string")}
 
 
 # -- measure 5 -------------------------------------------------------------------------------------------
@@ -219,7 +248,24 @@ def test_winrm_stays_open_from_the_management_addresses_before_inbound_is_blocke
 def test_firewall_findings_from_the_active_store():
     runs = render_role("firewall", {}, probe())
     findings = {r.control: r.args["finding"]["status"] for r in runs if r.module == "socle_finding" and not r.skipped}
-    assert findings == {"M2-WIN-FW-PROFILES": "drift", "M2-WIN-FW-INBOUND": "drift"}  # Public profile off
+    # Public profile off; the recorded rule only opens WinRM to 192.168.10.0/24 and 10.8.0.0/24, not to
+    # every private range of the default firewall_admin_networks.
+    assert findings == {"M2-WIN-FW-PROFILES": "drift", "M2-WIN-FW-INBOUND": "drift", "M2-WIN-FW-MGMT-PATH": "drift"}
+
+
+def test_management_path_finding_follows_the_management_addresses_and_ports():
+    runs = render_role("firewall", {"firewall_admin_networks": ["192.168.10.0/24", "10.8.0.0/24"]}, probe())
+    (finding,) = [r for r in runs_of(runs, "M2-WIN-FW-MGMT-PATH") if r.module == "socle_finding"]
+    assert finding.args["finding"]["status"] == "compliant"
+    assert "WINRM-HTTP-In-TCP" in finding.args["finding"]["actual"]  # evidence: open to any address
+    runs = render_role("firewall", {"firewall_admin_networks": ["192.168.10.0/24"],
+                                    "firewall_windows_winrm_ports": [5985, 5987]}, probe())
+    (finding,) = [r for r in runs_of(runs, "M2-WIN-FW-MGMT-PATH") if r.module == "socle_finding"]
+    assert finding.args["finding"]["status"] == "drift"
+    assert "5987 from 192.168.10.0/24 (Public)" in finding.args["finding"]["actual"]
+    # The rule that keeps the path open carries the control too, so check mode reports its change.
+    (rule,) = [r for r in runs_of(runs, "M2-WIN-FW-INBOUND") if r.module == "community.windows.win_firewall_rule"]
+    assert "M2-WIN-FW-MGMT-PATH" in rule.task["tags"]
 
 
 def test_firewall_logging_values_a_domain_gpo_owns_are_reported_not_rewritten():
@@ -291,7 +337,21 @@ def test_update_policy_values_follow_the_policy_variables():
     assert values["ConfigureDeadlineForQualityUpdates"] == 5
     assert values["SetDisablePauseUXAccess"] == 1
     findings = {r.control: r.args["finding"]["status"] for r in runs if r.module == "socle_finding" and not r.skipped}
-    assert findings == {"M1-WIN-LAST-INSTALL": "compliant", "M1-WIN-PENDING-UPDATES": "compliant"}
+    assert findings == {"M1-WIN-LAST-INSTALL": "compliant", "M1-WIN-PENDING-UPDATES": "compliant",
+                        "M1-WIN-OS-SUPPORTED": "compliant"}
+
+
+def test_os_supported_from_the_probed_build():
+    """M1-WIN-OS-SUPPORTED: Windows 10 22H2 is out of support; Server 2025 is supported for years."""
+    runs = render_role("updates", {}, probe(system={"edition_id": "Professional", "current_build": "19045",
+                                                    "product_type": 1}))
+    (finding,) = [r for r in runs_of(runs, "M1-WIN-OS-SUPPORTED") if not r.skipped]
+    assert finding.args["finding"]["status"] == "drift"
+    assert "Windows 10 22H2" in finding.args["finding"]["actual"]
+    runs = render_role("updates", {}, probe(system={"edition_id": "ServerStandard", "current_build": "26100",
+                                                    "product_type": 3}))
+    (finding,) = [r for r in runs_of(runs, "M1-WIN-OS-SUPPORTED") if not r.skipped]
+    assert finding.args["finding"]["status"] == "compliant"
 
 
 def test_a_home_edition_is_drift_whatever_the_registry_says():
@@ -370,3 +430,227 @@ def test_hosts_are_sorted_by_how_they_are_reached(hostvars, group):
     hosts = {play["name"]: play["hosts"] for play in plays}
     assert hosts["Apply the Windows baseline"] == "socle_windows"
     assert hosts["Apply the Linux baseline"] == "all:!socle_windows"
+
+
+# -- measures 6, 7, 8 (organisation role, under organisation_enabled) -------------------------------------
+
+
+def _organisation(policy=None):
+    """The organisation role's Windows tasks, with the documents the controller-side render step returns."""
+    import sys
+
+    from conftest import load_project_module
+
+    org = sys.modules.get("socle_organisation_for_windows") or load_project_module("action_plugins",
+                                                                                    "socle_organisation")
+    sys.modules["socle_organisation_for_windows"] = org
+    facility = {
+        "name": "EHPAD Les Tilleuls", "finess": "010003820", "address": "3 place de la Mairie, 27000 Évreux",
+        "director": "Hélène Martin", "security_referent": {"name": "Noël L'Hôte", "phone": "02 32 00 00 01"},
+        "dpo": {"name": "Zoé Müller", "email": "dpo@tilleuls.example"},
+        "msp": {"name": "Infogérance & Cie", "phone": "02 32 00 00 02"},
+        "critical_applications": [{"name": "Dossier de soins", "fallback": "Classeur papier",
+                                   "decides": "Infirmière coordinatrice"}],
+        "backup_locations": ["Baie du bureau infirmier"],
+    }
+    docs = org.render_documents(str(ROOT / "roles" / "organisation" / "templates"), "fr", {
+        "facility": facility, "charter_version": "3", "charter_date": "2026-09-01", "dir": "/srv/ssi",
+        "windows_dir": "C:\\ProgramData\\SSI", "backups": [], "restore_test_record": "",
+    })
+    variables = {
+        "organisation_enabled": True, "organisation_facility": facility,
+        "__organisation_charter": "charte", "__organisation_runbook": "procedures-mode-degrade",
+        "__organisation_documents": {
+            "files": {f"{kind}_{ext}": f"/tmp/socle-organisation/ab/{kind}.{ext}"
+                      for kind in ("charter", "runbook") for ext in ("html", "pdf")},
+            "banner_windows": docs["banner_windows"],
+        },
+    }
+    return render_role("organisation", {**variables, **(policy or {})}, probe())
+
+
+def test_organisation_documents_and_shortcut_on_windows():
+    runs = _organisation()
+    copies = {r.args["dest"]: r.args["src"] for r in runs if r.module == "ansible.windows.win_copy"}
+    assert copies == {
+        "C:\\ProgramData\\SSI\\charte.html": "/tmp/socle-organisation/ab/charter.html",
+        "C:\\ProgramData\\SSI\\charte.pdf": "/tmp/socle-organisation/ab/charter.pdf",
+        "C:\\ProgramData\\SSI\\procedures-mode-degrade.html": "/tmp/socle-organisation/ab/runbook.html",
+        "C:\\ProgramData\\SSI\\procedures-mode-degrade.pdf": "/tmp/socle-organisation/ab/runbook.pdf",
+    }
+    assert {r.control for r in runs if r.module == "ansible.windows.win_copy"} == {
+        "M8-WIN-CHARTER-DEPLOYED", "M6-WIN-RUNBOOK-COPY"}
+    (shortcut,) = [r for r in runs_of(runs, "M8-WIN-CHARTER-DEPLOYED") if r.module == "community.windows.win_shortcut"]
+    assert shortcut.args["src"] == "C:\\ProgramData\\SSI\\charte.html"
+    assert shortcut.args["dest"] == "%PUBLIC%\\Desktop\\Charte informatique.lnk"
+    (english,) = [r for r in _organisation({"organisation_lang": "en"}) if r.module == "community.windows.win_shortcut"]
+    assert english.args["dest"].endswith("\\IT usage charter.lnk")
+
+
+def test_organisation_legal_notice_recalls_the_charter_with_windows_paths():
+    notice = {r.args["name"]: r.args for r in runs_of(_organisation(), "M7-WIN-LEGAL-NOTICE") if not r.skipped}
+    assert notice["LegalNoticeCaption"]["data"] == "EHPAD Les Tilleuls"
+    text = notice["LegalNoticeText"]["data"]
+    assert "C:\\ProgramData\\SSI\\charte.html" in text and "version 3" in text
+    assert "Noël L'Hôte" in text  # accents kept: REG_SZ is UTF-16
+    assert {a["type"] for a in notice.values()} == {"string"}
+    assert notice["LegalNoticeText"]["path"] == "HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System"
+    assert not [r for r in runs_of(_organisation({"organisation_banner_enabled": False}), "M7-WIN-LEGAL-NOTICE")
+                if not r.skipped]
+
+
+def test_organisation_is_wired_into_the_windows_play_under_organisation_enabled():
+    plays = load_tasks(ROOT / "playbooks" / "site.yml")
+    (windows,) = [p for p in plays if p["hosts"] == "socle_windows"]
+    assert "organisation" in [r["role"] for r in windows["roles"]]
+    tasks = load_tasks(ROOT / "roles" / "organisation" / "tasks" / "main.yml")
+    (include,) = [t for t in tasks if t.get("ansible.builtin.include_tasks") == "windows.yml"]
+    assert str(include["when"]).endswith("and organisation_enabled")
+    (render,) = [t for t in tasks if "socle_organisation" in t]
+    assert {"M6-WIN-RUNBOOK-COPY", "M7-WIN-LEGAL-NOTICE", "M8-WIN-CHARTER-DEPLOYED"} <= set(render["tags"])
+
+
+# -- measure 3 (backup role): restic with VSS on a scheduled task, ages decided by socle_restic ----------
+
+BACKUP_POLICY = {
+    "backup_enabled": True, "backup_local_password": "local-secret-0123456789",
+    "backup_offsite_password": "offsite-secret-9876543210", "backup_offsite_ssh_host": "sauvegarde.example.org",
+    "backup_offsite_ssh_private_key": "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----",
+    "ansible_check_mode": False,
+}
+NOT_YET = {"restic_missing": True, "changed": False}
+
+
+def _backup(policy=None, registered=None):
+    return render_role("backup", {**BACKUP_POLICY, **(policy or {})}, probe(), {
+        "__backup_win_download": {"changed": False},
+        "__backup_win_local_snapshots": NOT_YET, "__backup_win_offsite_snapshots": NOT_YET,
+        **(registered or {}),
+    })
+
+
+def _task(runs, name):
+    (run,) = [r for r in runs if r.module == "community.windows.win_scheduled_task" and not r.skipped
+              and r.args["name"] == name]
+    return run.args
+
+
+def test_restic_comes_from_the_pinned_checksummed_release():
+    runs = _backup()
+    (download,) = [r for r in runs_of(runs, "M3-WIN-RESTIC-TASK") if r.module == "ansible.windows.win_get_url"]
+    assert download.args["url"] == ("https://github.com/restic/restic/releases/download/v0.18.1/"
+                                    "restic_0.18.1_windows_amd64.zip")
+    assert download.args["checksum"] == "0c1a713440578cb400d2e76208feb24f1b339426b075a21f73b6b2132692515d"
+    assert download.args["checksum_algorithm"] == "sha256"
+    (unzip,) = [r for r in runs if r.module == "community.windows.win_unzip"]
+    assert unzip.args["creates"] == "C:\\ProgramData\\Socle\\restic\\bin\\restic_0.18.1_windows_amd64.exe"
+    # Check mode on a fresh host: nothing to extract yet, the download already reports the drift.
+    fresh = _backup({"ansible_check_mode": True}, {"__backup_win_download": {"changed": True}})
+    assert [r.skipped for r in fresh if r.module == "community.windows.win_unzip"] == [True]
+    # The secrets folder comes first, before anything is written into it.
+    (private,) = [r for r in runs if r.module == "socle_win_private_dir"]
+    assert private.index < download.index and private.args == {"path": "C:\\ProgramData\\Socle\\restic"}
+
+
+def test_backup_task_runs_restic_with_vss_as_system_then_the_retention():
+    task = _task(_backup({"backup_keep_daily": 10, "backup_windows_start_time": "12:45"}), "Socle restic backup")
+    assert (task["username"], task["logon_type"], task["run_level"]) == ("SYSTEM", "service_account", "highest")
+    assert task["triggers"] == [{"type": "daily", "start_boundary": "2026-01-01T12:45:00"}]
+    assert task["disallow_start_if_on_batteries"] is False and task["start_when_available"] is True
+    backup, forget = task["actions"]
+    assert backup["path"] == forget["path"] == "C:\\ProgramData\\Socle\\restic\\bin\\restic_0.18.1_windows_amd64.exe"
+    assert backup["arguments"] == (
+        "-r C:\\ProgramData\\Socle\\restic\\repository --password-file C:\\ProgramData\\Socle\\restic\\local.pass "
+        "--cache-dir C:\\ProgramData\\Socle\\restic\\cache backup --use-fs-snapshot --host accueil-pc --tag socle "
+        "--exclude=*.tmp --exclude=C:\\Users\\*\\AppData\\Local\\Temp "
+        "--exclude=C:\\Users\\*\\AppData\\Local\\Microsoft\\Windows\\INetCache C:\\Users")
+    assert forget["arguments"].endswith(
+        "forget --prune --host accueil-pc --keep-daily 10 --keep-weekly 4 --keep-monthly 12")
+
+
+def test_paths_with_spaces_are_quoted_as_windows_reads_them():
+    task = _task(_backup({"backup_windows_paths": ["C:\\Données partagées\\", "D:\\Soins"],
+                          "backup_windows_exclude": []}), "Socle restic backup")
+    # A trailing backslash before the closing quote is doubled (Microsoft C runtime rules, as Go reads them).
+    assert task["actions"][0]["arguments"].endswith('--tag socle "C:\\Données partagées\\\\" D:\\Soins')
+
+
+def test_offsite_task_uses_the_append_only_target_over_windows_openssh():
+    """M3-WIN-REPO-OFFSITE: the same off-site repository as Linux, reached with the OpenSSH built into Windows."""
+    runs = _backup()
+    task = _task(runs, "Socle restic off-site")
+    assert task["state"] == "present"
+    args = task["actions"][0]["arguments"]
+    assert args.startswith("-r rclone:socle:accueil-pc --password-file C:\\ProgramData\\Socle\\restic\\offsite.pass")
+    assert ('"rclone.program=C:/Windows/System32/OpenSSH/ssh.exe -i C:/ProgramData/Socle/restic/offsite_id_ed25519 '
+            '-p 22 -o BatchMode=yes') in args
+    assert "restic@sauvegarde.example.org" in args and "backup --use-fs-snapshot --host accueil-pc" in args
+    sftp = _task(_backup({"backup_offsite_append_only": False}), "Socle restic off-site")["actions"][0]["arguments"]
+    assert sftp.startswith("-r sftp:restic@sauvegarde.example.org:/repos/accueil-pc ")
+    assert 'restic@sauvegarde.example.org -s sftp"' in sftp
+    off = _backup({"backup_offsite_enabled": False})
+    assert _task(off, "Socle restic off-site")["state"] == "absent"
+    assert all(r.skipped for r in runs_of(off, "M3-WIN-OFFSITE-AGE"))
+
+
+def test_secrets_never_reach_a_task_argument_or_a_log():
+    runs = _backup()
+    secrets = (BACKUP_POLICY["backup_local_password"], BACKUP_POLICY["backup_offsite_password"], "AAAA")
+    for run in runs:
+        if run.skipped:
+            continue
+        text = json.dumps(run.args, default=str)
+        if any(secret in text for secret in secrets):
+            assert run.task.get("no_log") is True, run.name
+            assert run.module in ("ansible.windows.win_copy", "ansible.builtin.assert"), run.name
+    copies = [r for r in runs if r.module == "ansible.windows.win_copy" and not r.skipped]
+    assert {r.args["dest"] for r in copies if r.task.get("no_log")} == {
+        "C:\\ProgramData\\Socle\\restic\\local.pass", "C:\\ProgramData\\Socle\\restic\\offsite.pass",
+        "C:\\ProgramData\\Socle\\restic\\offsite_id_ed25519"}
+
+
+@pytest.mark.parametrize(
+    ("policy", "holds"),
+    [({}, True), ({"backup_local_password": "court"}, False),
+     ({"backup_offsite_password": BACKUP_POLICY["backup_local_password"]}, False),
+     ({"backup_offsite_enabled": False, "backup_offsite_password": ""}, True)],
+)
+def test_backup_refuses_missing_or_weak_passwords(policy, holds):
+    assert _guard(_backup(policy)).holds is holds
+
+
+def test_backup_age_findings_in_check_mode_on_a_fresh_host():
+    runs = _backup({"ansible_check_mode": True}, {"__backup_win_download": {"changed": True}})
+    findings = {r.control: r.args["finding"] for r in runs if r.module == "socle_finding" and not r.skipped}
+    assert findings["M3-WIN-BACKUP-AGE"] == {"status": "drift",
+                                             "expected": "local repository: newest snapshot at most 26 h old",
+                                             "actual": "local repository: restic is not installed yet"}
+    assert findings["M3-WIN-OFFSITE-AGE"]["expected"] == "off-site repository: newest snapshot at most 192 h old"
+
+
+def test_main_includes_the_windows_backup_only_where_backup_is_enabled():
+    tasks = load_tasks(ROOT / "roles" / "backup" / "tasks" / "main.yml")
+    (include,) = [t for t in tasks if t.get("ansible.builtin.include_tasks") == "windows.yml"]
+    assert str(include["when"]).endswith("and backup_enabled")
+    plays = load_tasks(ROOT / "playbooks" / "site.yml")
+    (windows,) = [p for p in plays if p["hosts"] == "socle_windows"]
+    assert "backup" in [r["role"] for r in windows["roles"]]
+
+
+@pytest.mark.parametrize(
+    ("hostvars", "ends"),
+    [({"backup_enabled": True}, False), ({"backup_enabled": False}, True),
+     ({"backup_enabled": True, "ansible_connection": "winrm"}, True),
+     ({"backup_enabled": True, "ansible_connection": "ssh", "ansible_shell_type": "powershell"}, True)],
+)
+def test_the_linux_restore_test_playbook_leaves_windows_hosts_alone(hostvars, ends):
+    """M3-WIN-RESTORE-TEST is not implemented: playbooks/restore-test.yml must not run its shell on Windows."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+    from winharness import _trust
+
+    (play,) = load_tasks(ROOT / "playbooks" / "restore-test.yml")
+    first = play["tasks"][0]
+    assert first["ansible.builtin.meta"] == "end_host"
+    templar = Templar(loader=DataLoader(), variables=_trust(hostvars))
+    assert templar.evaluate_conditional(_trust(str(first["when"]))) is ends

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,9 +91,26 @@ def module_source(name: str) -> Path | None:
     return Path(context.plugin_resolved_path)
 
 
+def action_declares_check_mode(name: str) -> bool:
+    """A project action plugin (action_plugins/<name>.py) whose ActionModule class itself sets
+    ``_supports_check_mode = True``: it handles check mode in its own code (read from its syntax tree)."""
+    path = ROOT / "action_plugins" / f"{name}.py"
+    if not path.is_file():
+        return False
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ClassDef) and node.name == "ActionModule":
+            for statement in node.body:
+                if (isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Constant)
+                        and statement.value.value is True
+                        and any(isinstance(t, ast.Name) and t.id == "_supports_check_mode" for t in statement.targets)):
+                    return True
+    return False
+
+
 def supports_check_mode(module: str) -> bool:
-    """A task's module is safe in check mode: a Windows module declaring it, or a controller-only action."""
-    if module in CONTROLLER_ACTIONS:
+    """A task's module is safe in check mode: a Windows module declaring it, a project action handling it,
+    or a controller-only action."""
+    if module in CONTROLLER_ACTIONS or action_declares_check_mode(module):
         return True
     source = module_source(module)
     return source is not None and declares_check_mode(source.read_bytes())
@@ -136,11 +154,19 @@ class Run:
     holds: bool | None = None  # for ansible.builtin.assert: whether every ``that`` holds
 
 
-def render_role(role: str, policy: dict[str, Any] | None = None, probe: dict[str, Any] | None = None) -> list[Run]:
-    """Render roles/<role>/tasks/windows.yml for one Windows host with ``policy`` over the role defaults."""
+def render_role(role: str, policy: dict[str, Any] | None = None, probe: dict[str, Any] | None = None,
+                registered: dict[str, Any] | None = None) -> list[Run]:
+    """Render roles/<role>/tasks/windows.yml for one Windows host with ``policy`` over the role defaults.
+
+    The role's vars/main.yml applies over the policy, as role vars do in Ansible. ``registered``
+    gives the results of host modules other than socle_win_probe (recorded outputs), by register name.
+    """
     base = ROOT / "roles" / role
     variables: dict[str, Any] = _trust(yaml.safe_load((base / "defaults" / "main.yml").read_text(encoding="utf-8")))
     variables.update(_trust(policy or {}))
+    if (base / "vars" / "main.yml").exists():
+        variables.update(_trust(yaml.safe_load((base / "vars" / "main.yml").read_text(encoding="utf-8")) or {}))
+    variables.update(_trust(registered or {}))
     variables["ansible_facts"] = {"socle": {"os_family": "Windows"}}
     variables["inventory_hostname"] = "accueil-pc"
     loader = DataLoader()
