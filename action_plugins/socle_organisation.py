@@ -9,10 +9,12 @@ description:
   - Runs on the controller only, with no connection to the host, and never changes a host.
   - C(step=validate) checks the facility data and registers of the C(organisation) role (facility
     name, FINESS number and its Luhn check key, contacts, critical applications with their paper
-    fallback, backup locations, acknowledgements, awareness sessions, staff) and fails with one
-    message per problem, each naming the field.
+    fallback, backup locations, the referent's review date, charter dates, acknowledgements,
+    awareness sessions, staff, degraded-mode drills) and fails with one message per problem, each
+    naming the field.
   - C(step=render) renders, from the role's templates and the facility data, the IT charter and the
-    continuity runbook (HTML, escaped, and PDF with WeasyPrint) and the login banner text. Files go to
+    continuity runbook (HTML, escaped, and PDF with WeasyPrint) and the login banner text, also as the
+    GVariant string the GNOME login screen's dconf key takes (C(banner_gdm)). Files go to
     a content-addressed folder in the controller's per-run temporary directory, from where the role
     copies them to the hosts (so check mode compares checksums exactly). The same data gives the same
     bytes, so a facility's documents are rendered once per run.
@@ -46,6 +48,7 @@ import json
 import os
 import re
 import tempfile
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -64,6 +67,9 @@ REQUIRED_TEXT = (
 )  # fmt: skip
 #: Characters agetty interprets in /etc/issue (\\s, \\r...) and that a banner must not carry.
 BANNER_UNSAFE = re.compile(r"[\\\x00-\x08\x0b-\x1f\x7f]")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: Kinds of entry in the register of degraded-mode drills.
+DRILL_KINDS = ("drill", "training")
 
 
 # -- facility data ---------------------------------------------------------------------------------
@@ -114,8 +120,9 @@ def parse_date(value: Any) -> dt.date | None:
     return None
 
 
-def _check_records(name: str, records: Any, fields: dict[str, str], errors: list[str]) -> None:
-    """Each record a mapping; ``fields`` maps a field to ``text``, ``date``, ``count`` or ``date?``."""
+def _check_records(name: str, records: Any, fields: Mapping[str, str | tuple[str, ...]], errors: list[str]) -> None:
+    """Each record a mapping; ``fields`` maps a field to ``text``, ``date``, ``count``, ``date?`` (optional)
+    or a tuple of the accepted values."""
     if not isinstance(records, list):
         errors.append(f"{name}: must be a list, got {type(records).__name__}")
         return
@@ -126,6 +133,10 @@ def _check_records(name: str, records: Any, fields: dict[str, str], errors: list
             continue
         for field, kind in fields.items():
             value = record.get(field)
+            if isinstance(kind, tuple):
+                if value not in kind:
+                    errors.append(f"{where}.{field}: {value!r} is not one of {', '.join(kind)}")
+                continue
             if kind.endswith("?") and value in (None, ""):
                 continue
             kind = kind.rstrip("?")
@@ -164,9 +175,15 @@ def validate(values: Mapping[str, Any]) -> list[str]:
             f"{FACILITY_VAR}.finess: {finess!r} is not a FINESS number "
             "(9 characters, the last one a Luhn check key over the first eight)"
         )
-    email = _get(facility, "dpo.email")
-    if _is_text(email) and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
-        errors.append(f"{FACILITY_VAR}.dpo.email: {email!r} is not an e-mail address")
+    for path in ("dpo.email", "security_referent.email"):
+        email = _get(facility, path)
+        if email is None or (isinstance(email, str) and not email.strip()):
+            continue  # a required one that is missing is reported above, an optional one may be absent
+        if not (isinstance(email, str) and EMAIL_RE.match(email)):
+            errors.append(f"{FACILITY_VAR}.{path}: {email!r} is not an e-mail address")
+    reviewed = _get(facility, "security_referent.reviewed")
+    if reviewed not in (None, "") and parse_date(reviewed) is None:
+        errors.append(f"{FACILITY_VAR}.security_referent.reviewed: {reviewed!r} is not a date (YYYY-MM-DD)")
     apps = facility.get("critical_applications")
     if not isinstance(apps, list) or not apps:
         errors.append(f"{FACILITY_VAR}.critical_applications: list at least one application with its paper fallback")
@@ -201,9 +218,19 @@ def validate(values: Mapping[str, Any]) -> list[str]:
         {"date": "date", "topic": "text", "attendees": "count"},
         errors,
     )
-    reviewed = values.get("organisation_runbook_reviewed")
-    if reviewed not in (None, "") and parse_date(reviewed) is None:
-        errors.append(f"organisation_runbook_reviewed: {reviewed!r} is not a date (YYYY-MM-DD)")
+    _check_records(
+        "organisation_degraded_drills",
+        values.get("organisation_degraded_drills", []),
+        {"date": "date", "kind": DRILL_KINDS, "scenario": "text", "attendees": "count"},
+        errors,
+    )
+    for name in (
+        "organisation_runbook_reviewed", "organisation_charter_date", "organisation_charter_reviewed",
+        "organisation_charter_annexed",
+    ):  # fmt: skip
+        value = values.get(name)
+        if value not in (None, "") and parse_date(value) is None:
+            errors.append(f"{name}: {value!r} is not a date (YYYY-MM-DD)")
     return errors
 
 
@@ -318,13 +345,118 @@ def assess(
         if not lines:
             return _finding(False, expected, "no backed-up host in the facility's inventory (backup_enabled)")
         return _finding(ok, expected, "; ".join(lines))
+    if control == "M6-ORG-DEGRADED-DRILL":
+        return _assess_drills(values, today)
+    if control == "M7-ORG-REFERENT":
+        return _assess_referent(values, today)
+    if control == "M8-ORG-CHARTER":
+        return _assess_charter(values, today)
     raise ValueError(f"socle_organisation: no assessment for control {control!r}")
+
+
+def _assess_drills(values: Mapping[str, Any], today: dt.date) -> dict[str, str]:
+    """M6-ORG-DEGRADED-DRILL: the last drill (or training in the procedures) held is recent enough."""
+    max_age = int(values.get("organisation_degraded_drill_max_age_d", 365))
+    held = sorted(
+        ((parse_date(d.get("date")), d) for d in values.get("organisation_degraded_drills") or []
+         if parse_date(d.get("date")) is not None and parse_date(d.get("date")) <= today),
+        key=lambda pair: pair[0],
+    )  # fmt: skip
+    expected = f"a degraded-mode drill, or a training of the teams in the procedures, within the last {max_age} days"
+    if not held:
+        return _finding(False, expected, "no degraded-mode drill or training held (organisation_degraded_drills)")
+    last_date, last = held[-1]
+    age = (today - last_date).days
+    drills = sum(1 for _d, entry in held if entry.get("kind") == "drill")
+    actual = (
+        f"last {last.get('kind')} {last_date.isoformat()} ({age} days ago): {last.get('scenario')}, "
+        f"{last.get('attendees')} attendees; {len(held)} recorded ({drills} drill(s), {len(held) - drills} training(s))"
+    )
+    return _finding(age <= max_age, expected, actual)
+
+
+def _assess_referent(values: Mapping[str, Any], today: dt.date) -> dict[str, str]:
+    """M7-ORG-REFERENT: a named referent with a contact, whose designation was reviewed recently."""
+    max_age = int(values.get("organisation_referent_review_max_age_d", 365))
+    referent = _get(values.get(FACILITY_VAR) or {}, "security_referent") or {}
+    name = str(referent.get("name") or "").strip()
+    contacts = [str(referent[k]).strip() for k in ("phone", "email") if _is_text(str(referent.get(k) or ""))]
+    expected = (
+        f"a named IT-security referent with a phone or an e-mail address, reviewed within the last {max_age} days"
+    )
+    actual = f"{name or 'no name'} ({', '.join(contacts) or 'no contact'})"
+    reviewed = parse_date(referent.get("reviewed"))
+    if reviewed is None:
+        actual += f"; no review recorded ({FACILITY_VAR}.security_referent.reviewed)"
+        return _finding(False, expected, actual)
+    age = (today - reviewed).days
+    if age < 0:
+        actual += f"; review date {reviewed.isoformat()} is in the future"
+    else:
+        actual += f"; reviewed {reviewed.isoformat()} ({age} days ago)"
+    return _finding(bool(name) and bool(contacts) and 0 <= age <= max_age, expected, actual)
+
+
+def _assess_charter(values: Mapping[str, Any], today: dt.date) -> dict[str, str]:
+    """M8-ORG-CHARTER: a version in force, adopted (dated), annexed to the internal rules, reviewed recently."""
+    max_age = int(values.get("organisation_charter_review_max_age_d", 365))
+    version = str(values.get("organisation_charter_version") or "").strip()
+    adopted = parse_date(values.get("organisation_charter_date"))
+    reviewed = parse_date(values.get("organisation_charter_reviewed"))
+    annexed = parse_date(values.get("organisation_charter_annexed"))
+    expected = (
+        "a charter version in force, adopted by management (date), annexed to the internal rules, "
+        f"adopted or reviewed within the last {max_age} days"
+    )
+    parts = [f"version {version}" if version else "no version (organisation_charter_version)"]
+    parts.append(f"adopted {adopted.isoformat()}" if adopted else "no adoption date (organisation_charter_date)")
+    parts.append(
+        f"annexed to the internal rules {annexed.isoformat()}" if annexed
+        else "no annexation to the internal rules recorded (organisation_charter_annexed)"
+    )  # fmt: skip
+    if reviewed is not None:
+        parts.append(f"last reviewed {reviewed.isoformat()}")
+    latest = max((d for d in (adopted, reviewed) if d is not None and d <= today), default=None)
+    ok = bool(version) and adopted is not None and adopted <= today and annexed is not None and latest is not None
+    if latest is not None:
+        age = (today - latest).days
+        parts.append(f"{age} days since the last adoption or review")
+        ok = ok and age <= max_age
+    elif adopted is not None:
+        parts.append("adoption date in the future")
+    return _finding(ok, expected, "; ".join(parts))
 
 
 # -- documents -------------------------------------------------------------------------------------
 def banner_safe(text: str) -> str:
     """Text safe for /etc/issue and sshd: no backslash escapes for agetty, no control characters."""
     return BANNER_UNSAFE.sub(lambda m: "/" if m.group() == "\\" else "", text)
+
+
+def gvariant_string(text: str) -> str:
+    """``text`` as GVariant text, exactly as ``dconf read`` prints it back (GLib's g_variant_print).
+
+    Double quotes when the text holds an apostrophe, single quotes otherwise; the quote and the
+    backslash escaped; non-printable characters (GLib: control, format, unassigned, surrogate) as
+    C escapes or \\uXXXX. Printing it the canonical way lets socle_dconf compare the compiled database
+    with the policy text byte for byte, so a converged host stays unchanged.
+    """
+    quote = '"' if "'" in text else "'"
+    named = {"\a": "a", "\b": "b", "\f": "f", "\n": "n", "\r": "r", "\t": "t", "\v": "v"}
+    out = [quote]
+    for char in text:
+        if char in (quote, "\\"):
+            out.append("\\" + char)
+        elif unicodedata.category(char) not in ("Cc", "Cf", "Cn", "Cs"):
+            out.append(char)
+        elif char in named:
+            out.append("\\" + named[char])
+        elif ord(char) < 0x10000:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    out.append(quote)
+    return "".join(out)
 
 
 def render_documents(template_dir: str, lang: str, context: Mapping[str, Any]) -> dict[str, Any]:
@@ -347,6 +479,8 @@ def render_documents(template_dir: str, lang: str, context: Mapping[str, Any]) -
         "charter_html": env.get_template(f"charter.{lang}.html.j2").render(ctx),
         "runbook_html": env.get_template(f"runbook.{lang}.html.j2").render(ctx),
         "banner": banner_safe(banner.render(ctx)),
+        # The same reminder on the GNOME login screen: one dconf string value (newlines escaped).
+        "banner_gdm": gvariant_string(banner_safe(banner.render(ctx)).rstrip("\n")),
         # Windows paths keep their backslashes: no agetty there, only the facility's strings are cleaned.
         "banner_windows": banner.render({**ctx, "dir": context.get("windows_dir", ctx.get("dir")), "sep": "\\"}),
     }
@@ -443,6 +577,9 @@ class ActionModule(ActionBase):
         "organisation_new_staff_briefing_max_d", "organisation_acknowledgement_min_pct",
         "organisation_runbook_reviewed", "organisation_runbook_reviewer", "organisation_runbook_review_max_age_d",
         "organisation_restore_test_max_age_d", "organisation_dir", "organisation_windows_dir",
+        "organisation_charter_reviewed", "organisation_charter_annexed", "organisation_charter_review_max_age_d",
+        "organisation_referent_review_max_age_d", "organisation_degraded_drills",
+        "organisation_degraded_drill_max_age_d",
     )  # fmt: skip
 
     def _values(self, task_vars: Mapping[str, Any]) -> dict[str, Any]:
@@ -529,6 +666,7 @@ class ActionModule(ActionBase):
                 return result
             result["banner"] = docs["banner"]
             result["banner_windows"] = docs["banner_windows"]
+            result["banner_gdm"] = docs["banner_gdm"]
             result["msg"] = f"documents rendered ({lang})"
             return result
         result["failed"] = True

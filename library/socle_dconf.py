@@ -12,6 +12,10 @@ description:
   - Compares the compiled database with what C(dconf compile) produces from the keyfiles, so a stale
     or hand-edited database is drift even when the keyfiles are right.
   - Reports the effective values read back from the compiled database.
+  - When C(/etc/dconf/profile/<profile>) is absent, dconf reads the distribution's profile of that
+    name (C(/usr/share/dconf/profile), as GDM ships C(gdm)). If that one already reads the system
+    database, no profile is written; otherwise the new profile starts from it, so its other databases
+    (GDM's greeter defaults) are kept.
   - C(community.general.dconf) writes a user's database over D-Bus; this module writes system
     defaults and locks, which users cannot override.
 options:
@@ -44,6 +48,10 @@ options:
     description: The dconf configuration folder (tests only).
     type: path
     default: /etc/dconf
+  vendor_dir:
+    description: The distribution's dconf folder, holding the profiles packages ship (tests only).
+    type: path
+    default: /usr/share/dconf
 attributes:
   check_mode:
     support: full
@@ -59,6 +67,14 @@ EXAMPLES = r"""
     settings:
       org/gnome/desktop/session: {idle-delay: uint32 900}
       org/gnome/desktop/screensaver: {lock-enabled: 'true', lock-delay: uint32 5}
+
+- name: GNOME login-screen banner (GDM reads the system database gdm)
+  socle_dconf:
+    db: gdm
+    profile: gdm
+    file: 00-socle-login-banner
+    settings:
+      org/gnome/login-screen: {banner-message-enable: 'true', banner-message-text: "'Authorised users only.'"}
 """
 
 RETURN = r"""
@@ -119,6 +135,12 @@ def render_profile(current: str | None, db: str) -> str:
         index = max(i for i, ln in enumerate(lines) if ln.strip() == "user-db:user") + 1
         lines.insert(index, wanted_db)
     return "\n".join(lines) + "\n"
+
+
+def profile_reads(text: str | None, db: str) -> bool:
+    """Whether a profile already reads the user database first and the system database ``db``."""
+    lines = [] if text is None else [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return bool(lines) and lines[0] == "user-db:user" and f"system-db:{db}" in lines
 
 
 def validate(module, settings) -> None:
@@ -223,6 +245,7 @@ def main() -> None:
             "file": {"type": "str", "default": "00-socle"},
             "control": {"type": "str", "default": ""},
             "dconf_dir": {"type": "path", "default": "/etc/dconf"},
+            "vendor_dir": {"type": "path", "default": "/usr/share/dconf"},
         },
         supports_check_mode=True,
     )
@@ -232,12 +255,18 @@ def main() -> None:
     dconf_dir, db = p["dconf_dir"], p["db"]
     keyfile_dir = os.path.join(dconf_dir, "db", f"{db}.d")
     files = {
-        os.path.join(dconf_dir, "profile", p["profile"]): None,
         os.path.join(keyfile_dir, p["file"]): render_keyfile(settings, p["control"]),
         os.path.join(keyfile_dir, "locks", p["file"]): render_locks(settings, p["control"]) if p["lock"] else None,
     }
     profile_path = os.path.join(dconf_dir, "profile", p["profile"])
-    files[profile_path] = render_profile(read_text(profile_path), db)
+    current_profile = read_text(profile_path)
+    if current_profile is not None:
+        files[profile_path] = render_profile(current_profile, db)
+    else:
+        # dconf falls back to the distribution's profile: keep using it when it reads the database already.
+        vendor = read_text(os.path.join(p["vendor_dir"], "profile", p["profile"]))
+        if not profile_reads(vendor, db):
+            files[profile_path] = render_profile(vendor, db)
     diffs, writes = [], {}
     for path, wanted in files.items():
         current = read_text(path)

@@ -19,12 +19,39 @@ pytestmark = pytest.mark.lab
 
 HOSTS = {h.name: h for h in lab.read_state()}
 CONTROLS = {"M4-LNX-GNOME-LOCK", "M4-LNX-SHELL-TMOUT", "M4-LNX-SSH-IDLE"}
+# Measures 6-8 (the lab's policy describes a fictional facility): settings on every host, and the
+# facility's records assessed once, by one host. No lab host has GDM, nor Socle backups.
+ORGANISATION = {"M6-LNX-RUNBOOK-COPY", "M7-LNX-BANNER", "M8-LNX-CHARTER-DEPLOYED"}
+RECORDS = {"M6-ORG-RUNBOOK", "M6-ORG-DEGRADED-DRILL", "M7-ORG-AWARENESS-SESSIONS", "M7-ORG-NEW-STAFF-BRIEFED",
+           "M7-ORG-REFERENT", "M8-ORG-ACKNOWLEDGEMENTS", "M8-ORG-CHARTER"}  # fmt: skip
 FINGERPRINT = (
     "sudo -n sh -c 'find /etc -xdev -printf \"%p %y %m %u:%g %s %l\\n\" | sort;"
     " find /etc -xdev -type f -print0 | sort -z | xargs -0 sha256sum;"
     " dpkg-query -W | sort; systemctl list-unit-files --state=enabled --no-legend | sort;"
     " nft list ruleset 2>/dev/null || echo no nftables'"
 )
+
+
+def attestations_due(record) -> set[tuple[str, str]]:
+    """(host, control) pairs whose attestation is due: drift for the exit code (2), not a setting."""
+    return {(h, c) for h, host in record.hosts.items() for c, r in host.controls.items()
+            if r.status == "attestation_due"}  # fmt: skip
+
+
+def check_organisation(record, settings_status: str) -> None:
+    """Measures 6-8 on the lab: settings on every host, records once, GDM banner not applicable."""
+    for name in HOSTS:
+        controls = record.hosts[name].controls
+        assert {c: controls[c].status for c in ORGANISATION} == dict.fromkeys(ORGANISATION, settings_status), name
+        assert controls["M7-LNX-GDM-BANNER"].status == "not_applicable", name
+    reporters = [n for n in HOSTS if "M8-ORG-CHARTER" in record.hosts[n].controls]
+    assert len(reporters) == 1, reporters
+    controls = record.hosts[reporters[0]].controls
+    assert {c: controls[c].status for c in RECORDS} == dict.fromkeys(RECORDS, "attested")
+    assert all(controls[c].finding for c in RECORDS)
+    restore = controls["M6-ORG-RESTORE-EXERCISE"]
+    assert restore.status == "attestation_due" and "no backed-up host" in restore.actual and restore.finding
+    assert attestations_due(record) == {(reporters[0], "M6-ORG-RESTORE-EXERCISE")}
 
 
 def socle(*args: str) -> subprocess.CompletedProcess[str]:
@@ -119,6 +146,8 @@ def test_audit_apply_audit(fresh, tmp_path):
     desktops = {n for n, h in HOSTS.items() if h.desktop}
     session_lock = {(h, c) for h in HOSTS for c in CONTROLS if h in desktops or c != "M4-LNX-GNOME-LOCK"}
     assert session_lock <= before.setting_drift_pairs()
+    check_organisation(before, "drift")
+    assert {(h, c) for h in HOSTS for c in ORGANISATION} <= before.setting_drift_pairs()
     html = (tmp_path / "audit" / "report.html").read_text(encoding="utf-8")
     assert 'lang="fr"' in html and "M4-LNX-SSH-IDLE" in html
     assert (tmp_path / "audit" / "junit.xml").exists()
@@ -128,8 +157,12 @@ def test_audit_apply_audit(fresh, tmp_path):
     assert not applied.problem_pairs(), applied.problem_pairs()
     assert applied.changed_pairs() == before.setting_drift_pairs()
     assert 'lang="en"' in (tmp_path / "apply" / "report.html").read_text(encoding="utf-8")
-    # Findings (signature age, last update run...) stay what they measure: apply cannot make them true.
-    assert apply.returncode == (2 if applied.drift_pairs() else 0), apply.stdout + apply.stderr
+    # Findings (signature age, last update run...) stay what they measure: apply cannot make them true;
+    # so do attestations (the restore exercise is due: no lab host has Socle backups).
+    check_organisation(applied, "compliant")
+    assert {(h, c) for h in HOSTS for c in ORGANISATION} <= applied.changed_pairs()
+    due = attestations_due(applied)
+    assert apply.returncode == (2 if applied.drift_pairs() or due else 0), apply.stdout + apply.stderr
 
     again = socle("audit", "--out", str(tmp_path / "again"))
     after = load_record(tmp_path / "again" / "run.json")
@@ -137,7 +170,8 @@ def test_audit_apply_audit(fresh, tmp_path):
     assert not after.problem_pairs(), after.problem_pairs()
     remaining = {(h, c) for h, host in after.hosts.items() for c, r in host.controls.items() if r.status == "drift"}
     assert all(after.hosts[h].controls[c].finding for h, c in remaining), remaining
-    assert again.returncode == (2 if remaining else 0), again.stdout + again.stderr
+    check_organisation(after, "compliant")
+    assert again.returncode == (2 if remaining or attestations_due(after) else 0), again.stdout + again.stderr
     for name in HOSTS:
         for control in CONTROLS:
             expected = "not_applicable" if control == "M4-LNX-GNOME-LOCK" and name not in desktops else "compliant"

@@ -4,7 +4,8 @@ Runs after test_workflow.py (which converged the lab); it applies the baseline o
 also holds when run alone. Each round breaks one thing on each host (three hosts, three drifts at
 once, never two on the same host), audits the full baseline, and checks that every host shows exactly
 its drift on top of what the converged lab already measures (the findings a lab cannot satisfy:
-no ClamAV signatures, no unattended-upgrades run yet). Then apply (or the undo command, for measured
+no ClamAV signatures, no unattended-upgrades run yet, and the restore exercise of the lab's facility,
+due because no lab host has Socle backups). Then apply (or the undo command, for measured
 findings that apply rightly does not touch) puts the host back.
 """
 
@@ -67,6 +68,10 @@ DRIFTS = [
     ("M2-LNX-NFT-BASELINE", "nft add rule inet socle input tcp dport 8080 accept", None, False),
     ("M2-LNX-NFT-LOGGING", "h=$(nft -a list table inet socle | grep socle:log | sed 's/.*handle //');"
      " nft delete rule inet socle input handle $h", None, False),
+    # Measures 6-8 (the lab's facility): the copies of its documents and its banner, edited or removed.
+    ("M6-LNX-RUNBOOK-COPY", "rm /srv/ssi/procedures-mode-degrade.pdf", None, False),
+    ("M7-LNX-BANNER", "echo 'Debian GNU/Linux' >> /etc/issue.net", None, False),
+    ("M8-LNX-CHARTER-DEPLOYED", "echo '<p>Clause ajoutée à la main</p>' >> /srv/ssi/charte.html", None, False),
 ]
 
 
@@ -107,7 +112,7 @@ def rounds() -> list[dict[str, tuple]]:
 
 def test_the_table_covers_every_measure_and_twenty_controls():
     assert len({control for control, *_ in DRIFTS}) >= 20
-    assert {control[:2] for control, *_ in DRIFTS} == {"M1", "M2", "M4", "M5"}  # M3: molecule backups
+    assert {control[:2] for control, *_ in DRIFTS} == {"M1", "M2", "M4", "M5", "M6", "M7", "M8"}  # M3: molecule backups
     assert sum(len(r) for r in rounds()) == len(DRIFTS)
 
 

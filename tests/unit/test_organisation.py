@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import copy
+import ctypes
+import ctypes.util
 import datetime as dt
 import io
 import json
@@ -20,6 +22,7 @@ from socle.report.html import render_html
 org = load_project_module("action_plugins", "socle_organisation")
 policy = load_project_module("action_plugins", "socle_policy")
 callback = load_project_module("callback_plugins", "socle_record")
+dconf_mod = load_project_module("library", "socle_dconf")
 
 ROLE = ROOT / "roles" / "organisation"
 TEMPLATES = str(ROLE / "templates")
@@ -152,6 +155,59 @@ def test_yaml_dates_are_accepted():
     assert org.validate(data) == []
 
 
+DRILL = {"date": "2026-06-09", "kind": "drill", "scenario": "Panne du dossier de soins", "attendees": 12}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        (
+            {"organisation_degraded_drills": [{**DRILL, "kind": "exercice"}]},
+            "organisation_degraded_drills[0].kind: 'exercice' is not one of drill, training",
+        ),
+        (
+            {"organisation_degraded_drills": [{**DRILL, "date": "9 juin 2026"}]},
+            "organisation_degraded_drills[0].date: '9 juin 2026' is not a date",
+        ),
+        (
+            {"organisation_degraded_drills": [{**DRILL, "scenario": " "}]},
+            "organisation_degraded_drills[0].scenario: missing",
+        ),
+        (
+            {"organisation_degraded_drills": [{**DRILL, "attendees": "douze"}]},
+            "organisation_degraded_drills[0].attendees: 'douze' is not a number",
+        ),
+        ({"organisation_degraded_drills": {"date": "2026-06-09"}}, "organisation_degraded_drills: must be a list"),
+        ({"organisation_charter_date": "15/01/2026"}, "organisation_charter_date: '15/01/2026' is not a date"),
+        ({"organisation_charter_reviewed": "2026-02-30"}, "organisation_charter_reviewed: '2026-02-30' is not a date"),
+        ({"organisation_charter_annexed": "hier"}, "organisation_charter_annexed: 'hier' is not a date"),
+    ],
+)
+def test_new_registers_and_dates_are_named(overrides, field):
+    errors = org.validate(values(**overrides))
+    assert len(errors) == 1 and errors[0].startswith(field), errors
+
+
+@pytest.mark.parametrize(
+    ("referent", "field"),
+    [
+        ({"reviewed": "2026-13-01"}, "organisation_facility.security_referent.reviewed: '2026-13-01' is not a date"),
+        ({"email": "referent-at-ehpad"}, "organisation_facility.security_referent.email: 'referent-at-ehpad' is not"),
+    ],
+)
+def test_referent_review_date_and_email_are_named(referent, field):
+    data = values()
+    data["organisation_facility"]["security_referent"].update(referent)
+    errors = org.validate(data)
+    assert len(errors) == 1 and errors[0].startswith(field), errors
+
+
+def test_new_records_are_optional_and_yaml_dates_accepted():
+    data = values(organisation_degraded_drills=[{**DRILL, "date": dt.date(2026, 6, 9)}])
+    data["organisation_facility"]["security_referent"].update({"reviewed": dt.date(2026, 9, 1), "email": ""})
+    assert org.validate(data) == []
+
+
 # -- attestations ----------------------------------------------------------------------------------
 STAFF = [
     {"name": "Alice Martin", "arrived": "2020-01-06", "briefed": "2020-01-10"},
@@ -268,6 +324,115 @@ def slurped(host, data):
 def test_restore_test_records(records, status, words):
     finding = org.assess("M6-ORG-RESTORE-EXERCISE", values(), TODAY, records)
     assert finding["status"] == status and words in finding["actual"], finding
+
+
+@pytest.mark.parametrize(
+    ("drills", "status", "words"),
+    [
+        ([DRILL], "attested", "last drill 2026-06-09 (172 days ago): Panne du dossier de soins, 12 attendees"),
+        (
+            [DRILL, {**DRILL, "date": "2026-11-02", "kind": "training", "scenario": "Accueil des nouveaux"}],
+            "attested",
+            "last training 2026-11-02 (26 days ago): Accueil des nouveaux, 12 attendees; 2 recorded "
+            "(1 drill(s), 1 training(s))",
+        ),
+        ([{**DRILL, "date": "2025-11-27"}], "attestation_due", "(366 days ago)"),  # one day too old
+        ([{**DRILL, "date": "2025-11-28"}], "attested", "(365 days ago)"),
+        ([{**DRILL, "date": "2027-01-15"}], "attestation_due", "no degraded-mode drill or training held"),  # planned
+        ([], "attestation_due", "no degraded-mode drill or training held (organisation_degraded_drills)"),
+    ],
+)
+def test_last_degraded_mode_drill_age(drills, status, words):
+    finding = assess("M6-ORG-DEGRADED-DRILL", organisation_degraded_drills=drills)
+    assert finding["status"] == status and words in finding["actual"], finding
+    assert "within the last 365 days" in finding["expected"]
+
+
+def test_degraded_drill_age_is_the_policy_s():
+    finding = assess(
+        "M6-ORG-DEGRADED-DRILL", organisation_degraded_drills=[DRILL], organisation_degraded_drill_max_age_d=90
+    )
+    assert finding["status"] == "attestation_due" and "within the last 90 days" in finding["expected"], finding
+
+
+@pytest.mark.parametrize(
+    ("referent", "status", "words"),
+    [
+        ({"reviewed": "2026-09-07"}, "attested", "Noël L'Hôte (02 32 00 00 01); reviewed 2026-09-07 (82 days ago)"),
+        (
+            {"reviewed": "2026-09-07", "email": "ssi@oustal.example"},
+            "attested",
+            "(02 32 00 00 01, ssi@oustal.example)",
+        ),
+        ({"reviewed": "2025-11-27"}, "attestation_due", "reviewed 2025-11-27 (366 days ago)"),
+        ({"reviewed": "2026-12-01"}, "attestation_due", "review date 2026-12-01 is in the future"),
+        ({}, "attestation_due", "no review recorded (organisation_facility.security_referent.reviewed)"),
+        ({"reviewed": "2026-09-07", "name": "", "phone": ""}, "attestation_due", "no name (no contact)"),
+    ],
+)
+def test_referent_named_with_a_contact_and_reviewed(referent, status, words):
+    data = values()
+    data["organisation_facility"]["security_referent"].update(referent)
+    finding = org.assess("M7-ORG-REFERENT", data, TODAY)
+    assert finding["status"] == status and words in finding["actual"], finding
+
+
+@pytest.mark.parametrize(
+    ("charter", "status", "words"),
+    [
+        (
+            {"organisation_charter_date": "2026-01-15", "organisation_charter_annexed": "2026-02-01"},
+            "attested",
+            "version 1; adopted 2026-01-15; annexed to the internal rules 2026-02-01; "
+            "317 days since the last adoption or review",
+        ),
+        (  # adopted long ago, reviewed this year and kept unchanged
+            {
+                "organisation_charter_date": "2019-03-01",
+                "organisation_charter_annexed": "2019-04-01",
+                "organisation_charter_reviewed": "2026-03-10",
+            },
+            "attested",
+            "last reviewed 2026-03-10; 263 days since the last adoption or review",
+        ),
+        (
+            {"organisation_charter_date": "2025-11-27", "organisation_charter_annexed": "2025-12-01"},
+            "attestation_due",
+            "366 days since the last adoption or review",
+        ),
+        (
+            {"organisation_charter_date": "2026-01-15"},
+            "attestation_due",
+            "no annexation to the internal rules recorded (organisation_charter_annexed)",
+        ),
+        ({"organisation_charter_annexed": "2026-02-01"}, "attestation_due", "no adoption date"),
+        (
+            {"organisation_charter_date": "2027-01-01", "organisation_charter_annexed": "2027-01-02"},
+            "attestation_due",
+            "adoption date in the future",
+        ),
+        (
+            {
+                "organisation_charter_version": "",
+                "organisation_charter_date": "2026-01-15",
+                "organisation_charter_annexed": "2026-02-01",
+            },
+            "attestation_due",
+            "no version (organisation_charter_version)",
+        ),
+    ],
+)
+def test_charter_in_force_adopted_annexed_and_reviewed(charter, status, words):
+    finding = org.assess("M8-ORG-CHARTER", values(**charter), TODAY)
+    assert finding["status"] == status and words in finding["actual"], finding
+
+
+def test_charter_review_period_is_the_policy_s():
+    charter = {"organisation_charter_date": "2024-06-01", "organisation_charter_annexed": "2024-07-01"}
+    assert org.assess("M8-ORG-CHARTER", values(**charter), TODAY)["status"] == "attestation_due"
+    longer = values(**charter, organisation_charter_review_max_age_d=1096)
+    finding = org.assess("M8-ORG-CHARTER", longer, TODAY)
+    assert finding["status"] == "attested" and "within the last 1096 days" in finding["expected"], finding
 
 
 def test_unknown_control_is_an_error():
@@ -504,3 +669,169 @@ def test_a_facility_pdf_is_rendered_once_per_run(tmp_path: Path, monkeypatch):
     other = org.render_documents(TEMPLATES, "fr", context())
     org.write_documents(str(tmp_path), other)
     assert len(calls) == 4  # other data, other documents
+
+
+ORG_RECORDS = {
+    "M6-ORG-RUNBOOK", "M6-ORG-RESTORE-EXERCISE", "M6-ORG-DEGRADED-DRILL", "M7-ORG-AWARENESS-SESSIONS",
+    "M7-ORG-NEW-STAFF-BRIEFED", "M7-ORG-REFERENT", "M8-ORG-ACKNOWLEDGEMENTS", "M8-ORG-CHARTER",
+}  # fmt: skip
+
+
+def test_the_example_inventory_attests_every_record_it_holds():
+    folder = ROOT / "inventories" / "example" / "group_vars" / "all"
+    data = yaml.safe_load((ROLE / "defaults/main.yml").read_text(encoding="utf-8"))
+    for name in ("organisation.yml", "charter_acknowledgements.yml"):
+        data.update(yaml.safe_load((folder / name).read_text(encoding="utf-8")))
+    for control in ORG_RECORDS - {"M6-ORG-RESTORE-EXERCISE"}:  # restore tests are read from the hosts
+        finding = org.assess(control, data, dt.date(2026, 11, 28))
+        assert finding["status"] == "attested", (control, finding)
+
+
+def lab_policy() -> dict:
+    """The built-in lab's policy as Ansible templates it (its register dates are relative to the run)."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    def trusted(value):  # group_vars files are trusted templates for Ansible
+        if isinstance(value, dict):
+            return {k: trusted(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [trusted(v) for v in value]
+        return trust_as_template(value) if isinstance(value, str) else value
+
+    raw = yaml.safe_load((ROOT / "inventories/lab/group_vars/all/socle.yml").read_text(encoding="utf-8"))
+    data = yaml.safe_load((ROLE / "defaults/main.yml").read_text(encoding="utf-8"))
+    data.update(Templar(loader=DataLoader()).template(trusted(raw)))
+    return data
+
+
+def test_the_lab_facility_is_valid_and_its_records_attested_whatever_the_day():
+    data = lab_policy()
+    assert data["organisation_enabled"] is True and org.validate(data) == []
+    assert org.finess_is_valid(data["organisation_facility"]["finess"])
+    options, bounds, defaults = role_data()
+    names = {n for n in data if n.startswith("organisation_")}
+    assert policy.check_role("organisation", options, bounds, defaults, data, names) == []
+    today = dt.datetime.now(dt.UTC).date()
+    for control in ORG_RECORDS:
+        # No lab host has Socle backups: the restore exercise is due, which the demo says.
+        expected = "attestation_due" if control == "M6-ORG-RESTORE-EXERCISE" else "attested"
+        assert org.assess(control, data, today, [])["status"] == expected, control
+    # Dates printed in the documents stay fixed, or the copies on the hosts would change every day.
+    assert org.parse_date(data["organisation_charter_date"]) is not None
+    assert "{{" not in (ROOT / "inventories/lab/group_vars/all/socle.yml").read_text().split(
+        "organisation_charter_date:")[1].splitlines()[0]
+
+
+def test_every_record_control_of_the_catalogue_is_assessed_by_a_task():
+    catalogue = load_catalogue()
+    org_controls = {cid for cid, c in catalogue.controls.items() if c["platform"] == "organisational"
+                    and c.get("role") == "organisation"}  # fmt: skip
+    assert org_controls == ORG_RECORDS
+    tasks = yaml.safe_load((ROLE / "tasks/evidence.yml").read_text(encoding="utf-8"))
+    assessed = {t["socle_organisation"]["control"] for t in tasks if "socle_organisation" in t}
+    assert assessed == ORG_RECORDS
+    # Nothing recorded: due (the staff briefing control has nobody late in an empty register, and the
+    # acknowledgements control already makes an empty staff register due).
+    for control in ORG_RECORDS - {"M6-ORG-RESTORE-EXERCISE", "M7-ORG-NEW-STAFF-BRIEFED"}:
+        assert org.assess(control, values(), TODAY)["status"] == "attestation_due", control
+
+
+# -- GNOME login-screen banner (M7-LNX-GDM-BANNER) ----------------------------------------------------
+GLIB = ctypes.util.find_library("glib-2.0")
+
+
+@pytest.fixture(scope="module")
+def glib():
+    """GLib itself (the library dconf and GDM use), to check the GVariant text both ways."""
+    if GLIB is None:
+        pytest.skip("GLib is not installed (make apt installs it with WeasyPrint's libraries)")
+    lib = ctypes.CDLL(GLIB)
+    vp, cp = ctypes.c_void_p, ctypes.c_char_p
+    for name, restype, argtypes in [
+        ("g_variant_new_string", vp, [cp]),
+        ("g_variant_print", cp, [vp, ctypes.c_int]),
+        ("g_variant_parse", vp, [vp, cp, vp, vp, vp]),
+        ("g_variant_get_type_string", cp, [vp]),
+        ("g_key_file_new", vp, []),
+        ("g_key_file_load_from_data", ctypes.c_int, [vp, cp, ctypes.c_size_t, ctypes.c_int, vp]),
+        ("g_key_file_get_value", cp, [vp, cp, cp, vp]),
+    ]:
+        getattr(lib, name).restype = restype
+        getattr(lib, name).argtypes = argtypes
+    return lib
+
+
+def glib_print(lib, text: str) -> str:
+    return lib.g_variant_print(lib.g_variant_new_string(text.encode()), 0).decode()
+
+
+def dconf_value(lib, keyfile: str, group: str, key: str) -> tuple[str, str]:
+    """What `dconf compile` stores for a key: the keyfile's raw value parsed as GVariant text."""
+    kf = lib.g_key_file_new()
+    data = keyfile.encode()
+    assert lib.g_key_file_load_from_data(kf, data, len(data), 0, None)
+    raw = lib.g_key_file_get_value(kf, group.encode(), key.encode(), None)
+    variant = lib.g_variant_parse(None, raw, None, None, None)
+    assert variant, f"GVariant text that dconf cannot parse: {raw!r}"
+    return lib.g_variant_get_type_string(variant).decode(), lib.g_variant_print(variant, 0).decode()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "EHPAD des Tilleuls - réservé aux personnes autorisées",  # no apostrophe: single quotes
+        "EHPAD « L'Oustal » d'Évreux\nLigne deux\tfin",  # apostrophe: double quotes
+        'Both \' and " and a back\\slash',
+        "bell \x07 zero-width \u200b nbsp \u00a0 narrow \u202f emoji \U0001f600 tag \U000e0001",
+    ],
+)
+def test_gvariant_text_is_exactly_what_glib_prints_back(glib, text):
+    literal = org.gvariant_string(text)
+    assert literal == glib_print(glib, text)
+    variant = glib.g_variant_parse(None, literal.encode(), None, None, None)
+    assert variant and glib.g_variant_print(variant, 0).decode() == literal
+
+
+def gdm_task(name_part: str) -> dict:
+    tasks = yaml.safe_load((ROLE / "tasks/linux.yml").read_text(encoding="utf-8"))
+    return next(t for t in tasks if t["name"].startswith("M7-LNX-GDM-BANNER |") and name_part in t["name"])
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_gdm_banner_task_gives_gdm_the_text_banner(glib, lang):
+    """The task's module arguments, rendered as Ansible would, give GDM's dconf database the banner."""
+    from jinja2 import Environment
+
+    docs = org.render_documents(TEMPLATES, lang, context())
+    assert docs["banner_gdm"] == org.gvariant_string(docs["banner"].rstrip("\n"))
+    task = gdm_task("login screen shows")
+    args = task["socle_dconf"]
+    assert (args["db"], args["profile"], args["control"]) == ("gdm", "gdm", "M7-LNX-GDM-BANNER")
+    settings = {
+        directory: {k: Environment().from_string(v).render(__organisation_documents=docs) for k, v in keys.items()}
+        for directory, keys in args["settings"].items()
+    }
+    assert set(settings) == {"org/gnome/login-screen"}
+    assert all("\n" not in v for v in settings["org/gnome/login-screen"].values())  # one GVariant line each
+    keyfile = dconf_mod.render_keyfile(settings, args["control"])
+    assert dconf_value(glib, keyfile, "org/gnome/login-screen", "banner-message-enable") == ("b", "true")
+    kind, printed = dconf_value(glib, keyfile, "org/gnome/login-screen", "banner-message-text")
+    assert kind == "s" and printed == settings["org/gnome/login-screen"]["banner-message-text"]
+    assert glib_print(glib, docs["banner"].rstrip("\n")) == printed  # the text banner, line breaks kept
+    assert "L'Oustal" in docs["banner"] and "02 32 00 00 01" in docs["banner"] and "\\" not in docs["banner"]
+    assert dconf_mod.render_locks(settings, args["control"]).splitlines()[1:] == [
+        "/org/gnome/login-screen/banner-message-enable",
+        "/org/gnome/login-screen/banner-message-text",
+    ]
+
+
+def test_gdm_banner_only_where_gdm_is_and_never_installs_it():
+    dconf_task = gdm_task("login screen shows")
+    assert dconf_task["when"] == "organisation_banner_enabled and ansible_facts['socle']['gdm']"
+    absent = gdm_task("No GNOME login screen")
+    assert absent["when"] == "organisation_banner_enabled and not ansible_facts['socle']['gdm']"
+    assert absent["socle_finding"]["finding"]["status"] == "not_applicable"
+    packages = [t["socle_packages"]["name"] for t in yaml.safe_load((ROLE / "tasks/linux.yml").read_text())
+                if "socle_packages" in t]  # fmt: skip
+    assert packages == [["dconf-cli"]]  # the dconf tools only, on hosts that already have GDM

@@ -35,7 +35,8 @@ def fake_dconf(monkeypatch, tmp_path):
             Path(args[2]).write_bytes(fake_compile(Path(args[3])))
             return 0, "", ""
         if args[1] == "update":
-            (root / "db" / "local").write_bytes(fake_compile(root / "db" / "local.d"))
+            for keyfiles in (root / "db").glob("*.d"):
+                (root / "db" / keyfiles.name[:-2]).write_bytes(fake_compile(keyfiles))
             return 0, "", ""
         return 0, "", ""
 
@@ -48,6 +49,7 @@ def args(root: Path, **extra) -> dict:
     return {
         "settings": SETTINGS,
         "dconf_dir": str(root),
+        "vendor_dir": str(root.parent / "vendor"),
         "file": "00-socle-session-lock",
         "control": "M4-LNX-GNOME-LOCK",
         **extra,
@@ -146,3 +148,69 @@ def test_bad_arguments_fail_naming_the_argument(fake_dconf, run_module, bad, mes
     assert result["failed"] is True
     assert message in result["msg"]
     assert not root.exists()
+
+
+# GDM ships its profile in /usr/share/dconf/profile/gdm (user-db:user, system-db:gdm, file-db:<greeter
+# defaults>); dconf reads it while /etc/dconf/profile/gdm is absent.
+GDM_VENDOR_PROFILE = "user-db:user\nsystem-db:gdm\nfile-db:/usr/share/gdm/greeter-dconf-defaults\n"
+BANNER = {"org/gnome/login-screen": {"banner-message-enable": "true", "banner-message-text": "'Bienvenue'"}}
+
+
+def gdm_args(root: Path, **extra) -> dict:
+    return args(root, db="gdm", profile="gdm", file="00-socle-login-banner", control="M7-LNX-GDM-BANNER",
+                settings=BANNER, **extra)  # fmt: skip
+
+
+def test_distribution_profile_that_reads_the_database_is_kept(fake_dconf, run_module):
+    root, _calls = fake_dconf
+    vendor = root.parent / "vendor" / "profile"
+    vendor.mkdir(parents=True)
+    (vendor / "gdm").write_text(GDM_VENDOR_PROFILE)
+    check = run_module(dconf_mod, gdm_args(root), check_mode=True)
+    headers = {d["after_header"] for d in check["diff"]}
+    assert str(root / "profile/gdm") not in headers  # no /etc profile hiding GDM's greeter defaults
+    assert str(root / "db/gdm.d/00-socle-login-banner") in headers and not root.exists()
+    first = run_module(dconf_mod, gdm_args(root))
+    assert first["changed"] is True and not (root / "profile/gdm").exists()
+    assert "banner-message-text='Bienvenue'" in (root / "db/gdm.d/00-socle-login-banner").read_text()
+    assert (root / "db/gdm").exists()
+    assert run_module(dconf_mod, gdm_args(root))["changed"] is False
+    assert run_module(dconf_mod, gdm_args(root), check_mode=True)["changed"] is False
+
+
+def test_distribution_profile_without_the_database_is_extended_not_replaced(fake_dconf, run_module):
+    root, _calls = fake_dconf
+    vendor = root.parent / "vendor" / "profile"
+    vendor.mkdir(parents=True)
+    (vendor / "gdm").write_text("user-db:user\nfile-db:/usr/share/gdm/greeter-dconf-defaults\n")
+    run_module(dconf_mod, gdm_args(root))
+    assert (root / "profile/gdm").read_text() == (
+        "user-db:user\nsystem-db:gdm\nfile-db:/usr/share/gdm/greeter-dconf-defaults\n"
+    )
+    assert run_module(dconf_mod, gdm_args(root))["changed"] is False
+
+
+def test_an_etc_profile_wins_over_the_distribution_s(fake_dconf, run_module):
+    root, _calls = fake_dconf
+    vendor = root.parent / "vendor" / "profile"
+    vendor.mkdir(parents=True)
+    (vendor / "gdm").write_text(GDM_VENDOR_PROFILE)
+    (root / "profile").mkdir(parents=True)
+    (root / "profile/gdm").write_text("user-db:user\n")  # dconf reads this one, not the vendor's
+    result = run_module(dconf_mod, gdm_args(root), check_mode=True)
+    profile = next(d for d in result["diff"] if d["after_header"] == str(root / "profile/gdm"))
+    assert profile["after"] == "user-db:user\nsystem-db:gdm\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "reads"),
+    [
+        (None, False),
+        ("", False),
+        (GDM_VENDOR_PROFILE, True),
+        ("system-db:gdm\nuser-db:user\n", False),  # user-db must come first
+        ("user-db:user\nsystem-db:local\n", False),
+    ],
+)
+def test_profile_reads(text, reads):
+    assert dconf_mod.profile_reads(text, "gdm") is reads

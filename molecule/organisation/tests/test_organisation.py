@@ -18,14 +18,21 @@ from socle.testing import Scenario
 HOSTS = ("deb12-org", "deb13-org")
 REPORTER = "deb12-org"  # first host of the facility in inventory order: it reports the records
 SETTINGS = {"M6-LNX-RUNBOOK-COPY", "M7-LNX-BANNER", "M8-LNX-CHARTER-DEPLOYED"}
+# No host of this scenario has GDM (servers, like most Linux hosts of a facility): the login-screen
+# banner is not applicable there, and GDM is never installed for it. The banner's dconf value is
+# checked against GLib itself in tests/unit/test_organisation.py.
+NO_GDM = {"M7-LNX-GDM-BANNER"}
 RECORDS = {
     "M6-ORG-RUNBOOK",
     "M6-ORG-RESTORE-EXERCISE",
+    "M6-ORG-DEGRADED-DRILL",
     "M7-ORG-AWARENESS-SESSIONS",
     "M7-ORG-NEW-STAFF-BRIEFED",
+    "M7-ORG-REFERENT",
     "M8-ORG-ACKNOWLEDGEMENTS",
+    "M8-ORG-CHARTER",
 }
-SCENARIO = Scenario(controls=SETTINGS | RECORDS)
+SCENARIO = Scenario(controls=SETTINGS | NO_GDM | RECORDS)
 DOCS = ("charte.html", "charte.pdf", "procedures-mode-degrade.html", "procedures-mode-degrade.pdf")
 FACILITY = "EHPAD « L'Oustal » d'Évreux"
 
@@ -54,14 +61,28 @@ def test_check_mode_predicted_exactly_what_apply_changed():
     assert idempotence.changed_pairs() == set()
     for record in (audit, converge, idempotence):
         # The facility's records are reported once, by its first host; the other host carries none.
-        assert set(record.hosts[REPORTER].controls) == SETTINGS | RECORDS
-        assert set(record.hosts["deb13-org"].controls) == SETTINGS
+        assert set(record.hosts[REPORTER].controls) == SETTINGS | NO_GDM | RECORDS
+        assert set(record.hosts["deb13-org"].controls) == SETTINGS | NO_GDM
+        for name in HOSTS:
+            gdm = record.hosts[name].controls["M7-LNX-GDM-BANNER"]
+            assert gdm.status == "not_applicable" and "GDM is not installed" in gdm.actual, gdm
         statuses = {c: record.hosts[REPORTER].controls[c].status for c in RECORDS}
         # No host of the facility has Socle backups: the restore exercise is due, the rest attested.
         assert statuses == {**dict.fromkeys(RECORDS, "attested"), "M6-ORG-RESTORE-EXERCISE": "attestation_due"}
     acks = idempotence.hosts[REPORTER].controls["M8-ORG-ACKNOWLEDGEMENTS"]
     assert "2/2 active staff acknowledged version 2026-1 (100%)" in acks.actual
     assert "no backed-up host" in idempotence.hosts[REPORTER].controls["M6-ORG-RESTORE-EXERCISE"].actual
+    evidence = {c: idempotence.hosts[REPORTER].controls[c].actual for c in RECORDS}
+    assert "last drill " in evidence["M6-ORG-DEGRADED-DRILL"] and "(100 days ago)" in evidence["M6-ORG-DEGRADED-DRILL"]
+    assert evidence["M7-ORG-REFERENT"].startswith("Noël L'Hôte (02 32 00 00 01); reviewed ")
+    assert "annexed to the internal rules 2026-02-01" in evidence["M8-ORG-CHARTER"]
+
+
+@pytest.mark.parametrize("name", HOSTS)
+def test_no_gdm_means_no_gdm_database_and_no_gdm_installed(name):
+    host = SCENARIO.host(name)
+    assert not host.file("/usr/sbin/gdm3").exists and not host.package("gdm3").is_installed
+    assert not host.file("/etc/dconf/db/gdm.d").exists and not host.file("/etc/dconf/profile/gdm").exists
 
 
 # -- effective state, read with independent probes ---------------------------------------------------
@@ -129,7 +150,7 @@ def test_bad_finess_stops_the_run_before_any_host_is_touched(tmp_path):
         "finess": "010003821",
         "address": "x",
         "director": "x",
-        "security_referent": {"name": "x", "phone": "1"},
+        "security_referent": {"name": "x", "phone": "1", "reviewed": "2026-13-01"},
         "dpo": {"name": "x", "email": "a@b.fr"},
         "msp": {"name": "x", "phone": "1"},
         "critical_applications": [{"name": "x", "fallback": "x", "decides": "x"}],
@@ -139,6 +160,7 @@ def test_bad_finess_stops_the_run_before_any_host_is_touched(tmp_path):
     assert record.exit_code() == 1
     errors = " ".join([*record.run.errors, *(h.message or "" for h in record.hosts.values())])
     assert "organisation_facility.finess: '010003821' is not a FINESS number" in errors
+    assert "organisation_facility.security_referent.reviewed: '2026-13-01' is not a date" in errors
     assert all(not h.controls for h in record.hosts.values())
 
 
