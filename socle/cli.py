@@ -20,7 +20,9 @@ def _run_parser(sub, name: str, help_text: str) -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-i", "--inventory", action="append", type=Path, required=False,
                    help="inventory file or folder (repeatable; default: the lab inventory)")
-    p.add_argument("--out", type=Path, required=True, help="folder for run.json, report.html and junit.xml")
+    p.add_argument("--out", type=Path, required=True,
+                   help="folder for run.json and the reports (several facilities: also overview.html and "
+                        "facilities/<name>/)")
     p.add_argument("--limit", help="only these hosts or groups (Ansible pattern)")
     p.add_argument("--tags", action="append", default=[],
                    help="only these controls: a control ID (M4-LNX-SSH-IDLE), a measure (M4) or a measure and "
@@ -32,10 +34,16 @@ def _run_parser(sub, name: str, help_text: str) -> argparse.ArgumentParser:
                             "from the history), on the hosts where they drifted")
     p.add_argument("--forks", type=int, help="hosts worked on in parallel (default from ansible.cfg: 20)")
     p.add_argument("--lang", choices=["fr", "en"], default="fr", help="report language (default: fr)")
+    _pdf_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     p.add_argument("-v", "--verbose", action="count", default=0, help="Ansible verbosity")
     _history_options(p)
     return p
+
+
+def _pdf_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pdf", action="store_true",
+                   help="also write report.pdf next to each HTML page (per facility and overview.pdf too)")
 
 
 def _history_options(p: argparse.ArgumentParser, store: bool = True) -> None:
@@ -65,10 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _run_parser(sub, "audit", "dry-run compliance audit (Ansible check mode): reports drift, changes nothing")
     _run_parser(sub, "apply", "apply the baseline, then report what was changed")
-    rep = sub.add_parser("report", help="render report.html, junit.xml and results.csv from a run.json")
+    rep = sub.add_parser("report", help="render the reports of a run.json again (per facility and overview when "
+                                        "several; PDF with --pdf)",
+                         description="Render the reports of a run record again: report.html, junit.xml and "
+                                     "results.csv; for a run over several facilities also facilities/<name>/ "
+                                     "(the same files, that facility's hosts only) and overview.html (one row "
+                                     "per facility).")
     rep.add_argument("record", type=Path, help="a run.json written by audit or apply")
     rep.add_argument("--out", type=Path, help="output folder (default: the record's folder)")
     rep.add_argument("--lang", choices=["fr", "en"], default="fr")
+    _pdf_option(rep)
     _history_options(rep)
     his = sub.add_parser("history", help="list stored runs with their scores and drift counts (newest first)",
                          description="List the runs stored in the history, newest first, with the score per "
@@ -94,6 +108,19 @@ def build_parser() -> argparse.ArgumentParser:
     dif.add_argument("--all", action="store_true", help="also list the pairs still failing in both runs")
     dif.add_argument("--json", action="store_true", help="JSON output for scripts")
     _history_options(dif, store=False)
+    gpo = sub.add_parser("gpo", help="write a facility's Windows policy as a GPO backup (Registry.pol, GptTmpl.inf)",
+                         description="Write the Windows policy of a facility (its first Windows host's variables, "
+                                     "or --host) as a GPO backup tree for a domain administrator to import: "
+                                     "DomainSysvol/GPO/Machine/registry.pol, User/registry.pol and "
+                                     "Machine/microsoft/windows nt/SecEdit/GptTmpl.inf under a folder named by a "
+                                     "GUID stable per facility. Nothing is sent to any host. Backup.xml (for "
+                                     "GPMC's Import-GPO) is not written: import with LGPO.exe /g, or copy the "
+                                     "files into a GPO.")
+    gpo.add_argument("-i", "--inventory", action="append", type=Path,
+                     help="inventory file or folder (repeatable; default: the lab inventory)")
+    gpo.add_argument("--facility", help="the facility (its hosts' socle_facility)")
+    gpo.add_argument("--host", help="take the policy of this inventory host")
+    gpo.add_argument("--out", type=Path, required=True, help="folder that receives the {GUID} folder")
     lab = sub.add_parser("lab", help="start or stop the built-in lab of Debian hosts (podman): up, down, status, build",
                          add_help=False)
     lab.add_argument("lab_args", nargs=argparse.REMAINDER)
@@ -244,6 +271,7 @@ def cmd_run(args) -> int:
     from socle.lab import inventory_path
     from socle.record import RecordError, load_record
     from socle.report import write_reports
+    from socle.report.pdf import PdfUnavailable, check_pdf
     from socle.runner import RunOptions, run
 
     inventories = args.inventory or [inventory_path()]
@@ -274,7 +302,14 @@ def cmd_run(args) -> int:
         return 1
     history = _history(args)
     previous = _previous(history, record)
-    paths = write_reports(record_path, args.out, lang=args.lang, record=record, previous=previous)
+    pdf = args.pdf
+    if pdf:
+        try:
+            check_pdf()
+        except PdfUnavailable as exc:  # the run is done: its HTML reports and history still matter
+            _warn(f"no PDF written: {exc}")
+            pdf = False
+    paths = write_reports(record_path, args.out, lang=args.lang, record=record, previous=previous, pdf=pdf)
     if history is not None:
         from socle.history import HistoryError
 
@@ -295,13 +330,14 @@ def cmd_run(args) -> int:
 def cmd_report(args) -> int:
     from socle.record import RecordError, load_record
     from socle.report import write_reports
+    from socle.report.pdf import PdfUnavailable
 
     try:
         record = load_record(args.record)
         previous = _previous(_history(args), record)
         paths = write_reports(args.record, args.out or args.record.parent, lang=args.lang, record=record,
-                              previous=previous)
-    except (RecordError, FileNotFoundError) as exc:
+                              previous=previous, pdf=args.pdf)
+    except (RecordError, FileNotFoundError, PdfUnavailable) as exc:
         print(f"socle: {exc}", file=sys.stderr)
         return 1
     for kind, path in sorted(paths.items()):
@@ -459,6 +495,44 @@ def cmd_diff(args) -> int:
     return code
 
 
+def _is_windows(hostvars: dict) -> bool:
+    """Reached over WinRM or PSRP, or SSH with PowerShell: as site.yml sorts the hosts."""
+    connection = str(hostvars.get("ansible_connection") or "ssh").split(".")[-1]
+    return connection in ("winrm", "psrp") or str(hostvars.get("ansible_shell_type") or "") in ("powershell", "cmd")
+
+
+def cmd_gpo(args) -> int:
+    from socle import gpo
+    from socle.lab import inventory_path
+
+    try:
+        hostvars = inventory_hostvars(args.inventory or [inventory_path()])
+        names = [args.host] if args.host else sorted(hostvars)
+        if args.facility:
+            names = [h for h in facility_hosts(args.facility, hostvars) if h in names]
+        windows = [h for h in names if h in hostvars and _is_windows(hostvars[h])]
+    except SelectionError as exc:
+        print(f"socle gpo: {exc}", file=sys.stderr)
+        return 1
+    if not windows:
+        print("socle gpo: no Windows host (WinRM, PSRP or SSH with PowerShell) matches --facility/--host",
+              file=sys.stderr)
+        return 1
+    host = windows[0]
+    facility = args.facility or hostvars[host].get("socle_facility") or host
+    try:
+        settings = gpo.policy_settings(gpo.facility_variables(hostvars[host]))
+        paths = gpo.write_policy_gpo(args.out, gpo.facility_guid(facility), settings)
+    except (gpo.PolError, KeyError, ValueError) as exc:
+        print(f"socle gpo: {exc}", file=sys.stderr)
+        return 1
+    print(f"policy of {host} ({facility}):")
+    for path in paths:
+        print(f"  {path}")
+    print(f"import on one PC: LGPO.exe /g {paths[0].parents[3]}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["lab"]:  # the lab has its own options and --help
@@ -474,6 +548,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_history(args)
     if args.command == "diff":
         return cmd_diff(args)
+    if args.command == "gpo":
+        return cmd_gpo(args)
     from socle import lab
 
     return lab.main(args.lab_args)

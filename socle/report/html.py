@@ -32,6 +32,7 @@ from socle.report.junit import xml_safe
 from socle.score import scores_of
 
 __all__ = [
+    "CHART_FILLS",
     "HOSTS_SHOWN",
     "MATRIX_MAX_HOSTS",
     "STATUS_CODES",
@@ -40,6 +41,7 @@ __all__ = [
     "build_context",
     "clean_html_text",
     "render_html",
+    "score_chart",
 ]
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -55,6 +57,23 @@ STATUS_SYMBOLS: dict[str, str] = {
     "not_applicable": "–",
     "error": "!",
     "unreachable": "?",
+}
+
+#: Bar colours of the charts, the same as the ``--g-*`` CSS variables of the page. They are also
+#: written as SVG presentation attributes: renderers that do not apply CSS variables inside SVG
+#: (WeasyPrint, for the PDF) still draw coloured bars, not black ones.
+CHART_FILLS: dict[str, str] = {
+    "compliant": "#2f9e5f",
+    "drift": "#ef8a17",
+    "waived": "#c9a400",
+    "attested": "#2f86a8",
+    "attestation_due": "#d9661f",
+    "not_applicable": "#b3bcc6",
+    "error": "#d92d20",
+    "unreachable": "#7a5af8",
+    "hi": "#2f9e5f",
+    "mid": "#c9a400",
+    "lo": "#d92d20",
 }
 
 # Chart geometry (SVG user units).
@@ -331,6 +350,45 @@ def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+#: Width of the score bars (SVG user units); a score of 100 fills it.
+_SCORE_BAR_W = _CHART_BAR_W
+
+
+def score_chart(rows: list[tuple[str, str, int | None]]) -> dict[str, Any]:
+    """Geometry of a horizontal bar chart of scores (0-100), one bar per ``(label, full label, score)``.
+
+    Used for the score per measure (reports and overview) and the overall score per facility (overview).
+    The template draws it as inline SVG; a row without a score gets an empty track and "—".
+    """
+    return {
+        "rows": [
+            {
+                "y": i * _CHART_ROW_H,
+                "label": _truncate(label, _CHART_TITLE_MAX),
+                "full": full,
+                "score": score,
+                "width": 0 if score is None else round(_SCORE_BAR_W * max(0, min(score, 100)) / 100, 2),
+                "band": _score_band(score),
+                "fill": CHART_FILLS.get(_score_band(score), "none"),
+            }
+            for i, (label, full, score) in enumerate(rows)
+        ],
+        "label_w": _CHART_LABEL_W,
+        "bar_w": _SCORE_BAR_W,
+        "bar_h": _CHART_BAR_H,
+        "row_h": _CHART_ROW_H,
+        "width": _CHART_LABEL_W + _SCORE_BAR_W + 50,
+        "height": max(1, len(rows)) * _CHART_ROW_H,
+    }
+
+
+def _score_band(score: int | None) -> str:
+    """CSS class of a score: ``hi`` (90 and more), ``mid`` (70-89), ``lo`` (below 70), ``na`` (none)."""
+    if score is None:
+        return "na"
+    return "hi" if score >= 90 else "mid" if score >= 70 else "lo"
+
+
 def _group(
     results: list[tuple[HostResult, ControlResult]], infos: dict[str, ControlInfo], prefix: str, start: int
 ) -> list[FindingGroup]:
@@ -401,8 +459,12 @@ def build_context(
     lang: str,
     matrix_max_hosts: int = MATRIX_MAX_HOSTS,
     previous: RunRecord | None = None,
+    overview_href: str | None = None,
 ) -> dict[str, Any]:
-    """Compute everything the template shows; the template itself does no arithmetic."""
+    """Compute everything the template shows; the template itself does no arithmetic.
+
+    ``overview_href`` (a relative path) adds a link back to the MSP overview (facility reports).
+    """
     summary = record.summary()
     scores = scores_of(record)
     hosts = list(record.hosts.values())
@@ -482,6 +544,11 @@ def build_context(
         for i, m in enumerate(measures)
     ]
 
+    measure_scores = score_chart(
+        [(f"{m.number}. {m.title}", f"{t('measure', lang)} {m.number} — {m.title}", scores.measures[m.number])
+         for m in measures]
+    )
+
     detailed_matrix = len(hosts) <= matrix_max_hosts
     matrix_measures = [m.number for m in measures if m.total]
     if detailed_matrix:
@@ -559,6 +626,9 @@ def build_context(
             "width": _CHART_LABEL_W + _CHART_BAR_W + 50,
             "height": len(chart_rows) * _CHART_ROW_H,
         },
+        "score_chart": measure_scores,
+        "fills": CHART_FILLS,
+        "overview_href": overview_href,
         "detailed_matrix": detailed_matrix,
         "matrix_rows": matrix_rows,
         "matrix_measures": matrix_measures,
@@ -583,6 +653,7 @@ def render_html(
     lang: str = "fr",
     matrix_max_hosts: int = MATRIX_MAX_HOSTS,
     previous: RunRecord | None = None,
+    overview_href: str | None = None,
 ) -> str:
     """Render ``record`` as one self-contained HTML page in ``lang`` (``fr`` or ``en``).
 
@@ -590,8 +661,8 @@ def render_html(
     does not know are shown with their raw ID. ``None`` shows raw IDs everywhere. Runs of more
     than ``matrix_max_hosts`` hosts get a host × measure summary instead of the host × control
     matrix. ``previous``, an earlier run of the same hosts, adds a "what changed since the previous
-    run" section.
+    run" section. ``overview_href`` links the page back to the MSP overview (facility reports).
     """
     check_lang(lang)
     template = _environment().get_template(TEMPLATE_NAME)
-    return template.render(**build_context(record, catalogue, lang, matrix_max_hosts, previous))
+    return template.render(**build_context(record, catalogue, lang, matrix_max_hosts, previous, overview_href))

@@ -133,3 +133,76 @@ def test_large_report_dom_names_every_host_in_drift(tmp_path: Path) -> None:
     for article in drift:
         assert "300 hôtes" in article
         assert all(f"<li>pc-{n:03d}.tilleuls.lan</li>" in article for n in range(300))
+
+
+# -- console errors, facility reports and the overview -----------------------------------------------
+def open_page(tmp_path: Path, url: str) -> tuple[str, list[str]]:
+    """The DOM Chromium builds for ``url`` and every message the page wrote to the console.
+
+    A Socle page has no script: any console line (an error, a blocked resource, a CSP report) is a bug.
+    """
+    result = chromium(tmp_path, "--enable-logging=stderr", "--v=0", "--dump-dom", url)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout, [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
+
+
+def test_console_check_sees_errors(tmp_path: Path) -> None:
+    page = tmp_path / "bad.html"
+    page.write_text('<html><body><script>console.error("boom"); missing();</script></body></html>', encoding="utf-8")
+    _dom, console = open_page(tmp_path, page.as_uri())
+    assert any("boom" in line for line in console) and any("missing" in line for line in console)
+
+
+FACILITY_OF = {
+    "accueil-pc01.tilleuls.lan": "EHPAD Les Tilleuls",
+    "soins-pc02.tilleuls.lan": "Centre de jour L'Oasis",
+    "srv-dossiers.tilleuls.lan": 'FAM <Les "Cèdres">',
+}
+
+
+@pytest.fixture
+def msp_reports(tmp_path: Path) -> dict[str, Path]:
+    data = json.loads((FIXTURES / "audit-drift.json").read_text(encoding="utf-8"))
+    for name, facility in FACILITY_OF.items():
+        data["hosts"][name]["facility"] = facility
+    (tmp_path / "run.json").write_text(json.dumps(data), encoding="utf-8")
+    return write_reports(tmp_path / "run.json", tmp_path / "out", catalogue=FakeCatalogue())
+
+
+def test_overview_and_a_facility_report_open_without_console_errors(tmp_path: Path, msp_reports) -> None:
+    dom, console = open_page(tmp_path, msp_reports["overview"].as_uri())
+    assert console == []
+    assert "Vue d'ensemble des établissements" in dom
+    links = re.findall(r'<a href="(facilities/[^"]+)">', dom)
+    assert len(links) == 3 and all((msp_reports["overview"].parent / link).is_file() for link in links)
+    assert "FAM &lt;Les \"Cèdres\"&gt;" in dom  # escaped: text, not markup
+    assert 'id="facility-chart"' in dom and 'id="score-chart"' in dom
+    report = msp_reports["facilities"] / "centre-de-jour-l-oasis" / "report.html"
+    dom, console = open_page(tmp_path, report.as_uri())
+    assert console == []
+    assert "soins-pc02.tilleuls.lan" in dom
+    assert "accueil-pc01.tilleuls.lan" not in dom and "srv-dossiers.tilleuls.lan" not in dom
+    assert 'href="../../overview.html"' in dom and 'id="score-chart"' in dom
+
+
+@pytest.mark.parametrize("page", ["overview.html", "facilities/fam-les-cedres/report.html"])
+def test_overview_and_facility_screenshots(tmp_path: Path, msp_reports, page: str) -> None:
+    shot = tmp_path / "shot.png"
+    url = (tmp_path / "out" / page).as_uri()
+    result = chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,1600", url)
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", data[16:24]) == (1280, 1600)
+    assert len(data) > 20_000
+
+
+def test_print_layout_has_no_dark_background(tmp_path: Path, msp_reports) -> None:
+    """Printed (Chromium's own PDF): the page prints, and the masthead's dark blue is gone in print CSS."""
+    pdf = tmp_path / "overview.pdf"
+    result = chromium(tmp_path, f"--print-to-pdf={pdf}", "--no-pdf-header-footer", msp_reports["overview"].as_uri())
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    html = msp_reports["overview"].read_text(encoding="utf-8")
+    print_css = html[html.index("@media print") :]
+    assert ".masthead { background: #fff;" in print_css and "break-before: page" in print_css

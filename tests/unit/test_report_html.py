@@ -250,7 +250,9 @@ def test_eight_measures_in_order_with_catalogue_titles() -> None:
     assert positions == sorted(positions)
     for n in range(1, 9):
         assert f"Mesure fr numéro {n}" in html
-    assert html.count('<rect class="track"') == 8  # one bar per measure in the chart
+    assert html.count('<rect class="track"') == 16  # one bar per measure in each chart (statuses, scores)
+    chart = html[html.index('id="score-chart"') : html.index("</figure>", html.index('id="score-chart"'))]
+    assert chart.count('<rect class="track"') == 8
     measure4 = html[positions[3] : positions[4]]
     for cid, (fr, _) in TITLES.items():
         assert cid in measure4 and fr in measure4
