@@ -21,15 +21,22 @@ description:
     after its C(expires) day, compared with the run's start date (UTC); the control then keeps its status.
   - Results of C(no_log) tasks are censored by Ansible before they reach this plugin; the plugin also
     drops their diff, expected and actual values.
+  - When the play named C(Publish the run summary) starts (C(playbooks/publish.yml), the last play of
+    C(site.yml)), the plugin writes a summary of the record so far (run, and per host its status,
+    facility, counts by status and the controls in drift or error) to a private temporary file and
+    names it in the environment variable C(SOCLE_RUN_SUMMARY); that play publishes it with C(set_stats),
+    which AWX keeps as the job's artifacts.
 requirements: []
 """
 
+import contextlib
 import datetime as dt
 import difflib
 import json
 import os
 import re
 import secrets
+import tempfile
 
 from ansible import __version__ as ansible_version
 from ansible import context
@@ -74,6 +81,27 @@ def apply_waiver(control: dict, waiver: dict | None, run_day: str) -> dict:
     return control
 
 
+PUBLISH_PLAY = "Publish the run summary"
+NOT_COMPLIANT = ("drift", "attestation_due", "error", "unreachable")
+
+
+def run_summary(record: dict) -> dict:
+    """A compact view of a run record for AWX's job artifacts: no expected/actual values, no diffs."""
+    hosts = {}
+    for name, entry in record["hosts"].items():
+        counts: dict[str, int] = {}
+        for control in entry["controls"].values():
+            counts[control["status"]] = counts.get(control["status"], 0) + 1
+        hosts[name] = {
+            "status": entry["status"], "facility": entry.get("facility"), "counts": counts,
+            **{status: sorted(cid for cid, c in entry["controls"].items() if c["status"] == status)
+               for status in NOT_COMPLIANT if counts.get(status)},
+        }
+    run = record["run"]
+    return {"schema_version": record["schema_version"], "id": run["id"], "mode": run["mode"],
+            "started": run["started"], "errors": len(run["errors"]), "hosts": hosts}
+
+
 def unified(diff: dict) -> str:
     """Unified diff text for one Ansible diff entry."""
     before, after = diff.get("before", ""), diff.get("after", "")
@@ -108,6 +136,7 @@ class CallbackModule(CallbackBase):
         self.hosts: dict[str, dict] = {}
         self.tasks: dict[str, dict[str, list]] = {}
         self.waivers: dict[str, dict[str, dict]] = {}  # host -> control ID -> waiver (from socle_policy)
+        self.summary_path: str | None = None  # the summary written for the publishing play
 
     # -- collection ----------------------------------------------------------------------------
     def host(self, name: str) -> dict:
@@ -117,6 +146,9 @@ class CallbackModule(CallbackBase):
         self.run["playbooks"].append(os.path.basename(playbook._file_name))
 
     def v2_playbook_on_play_start(self, play):
+        if play.get_name().strip() == PUBLISH_PLAY:
+            self.publish_summary()
+            return
         try:
             inventory = play.get_variable_manager()._inventory
             for host in inventory.get_hosts(play.hosts):
@@ -224,7 +256,23 @@ class CallbackModule(CallbackBase):
             hosts[name] = {**entry, "controls": controls}
         return {"schema_version": SCHEMA_VERSION, "run": {**self.run, "finished": now()}, "hosts": hosts}
 
+    def publish_summary(self) -> None:
+        """Write the summary for the publishing play; its tasks read it through SOCLE_RUN_SUMMARY."""
+        fd, path = tempfile.mkstemp(prefix="socle-run-summary-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(run_summary(self.record()), handle, ensure_ascii=False)
+        if self.summary_path:
+            with contextlib.suppress(OSError):
+                os.unlink(self.summary_path)
+        self.summary_path = path
+        # Worker processes are forked after this, so the publishing task's lookups see the variable.
+        os.environ["SOCLE_RUN_SUMMARY"] = path
+
     def v2_playbook_on_stats(self, stats):
+        if self.summary_path:
+            with contextlib.suppress(OSError):
+                os.unlink(self.summary_path)
+            os.environ.pop("SOCLE_RUN_SUMMARY", None)
         if not self.path and not self.folder:
             return
         data = self.record()
