@@ -5,8 +5,9 @@ also holds when run alone. Each round breaks one thing on each host (three hosts
 once, never two on the same host), audits the full baseline, and checks that every host shows exactly
 its drift on top of what the converged lab already measures (the findings a lab cannot satisfy:
 no ClamAV signatures, no unattended-upgrades run yet, and the restore exercise of the lab's facility,
-due because no lab host has Socle backups). Then apply (or the undo command, for measured
-findings that apply rightly does not touch) puts the host back.
+due because no lab host has Socle backups). Then `socle apply --from-run` on that audit (or the undo
+command, for measured findings that apply rightly does not touch) puts the host back, changing exactly
+the drifted settings.
 """
 
 from __future__ import annotations
@@ -73,6 +74,9 @@ DRIFTS = [
     ("M7-LNX-BANNER", "echo 'Debian GNU/Linux' >> /etc/issue.net", None, False),
     ("M8-LNX-CHARTER-DEPLOYED", "echo '<p>Clause ajoutée à la main</p>' >> /srv/ssi/charte.html", None, False),
 ]
+
+
+FIREWALL = {"M2-LNX-NFT-BASELINE", "M2-LNX-NFT-MGMT-PATH", "M2-LNX-NFT-LOGGING"}
 
 
 def socle(*args: str) -> subprocess.CompletedProcess[str]:
@@ -149,10 +153,20 @@ def test_each_drift_is_named_as_exactly_its_control(converged, tmp_path, index):
                 as_root(host, undo, check=False)
         settings = sorted({control for control, _breaker, undo, _desk in plan.values() if undo is None})
         if settings:
-            proc = socle("apply", "-q", "--tags", ",".join(settings), "--out", str(tmp_path / "apply"))
+            # `apply --from-run` re-applies what that audit found drifted, on the hosts where it drifted
+            # (--tags only when the audit wrote no record, so the lab is repaired whatever happened).
+            drifted = tmp_path / "audit" / "run.json"
+            how = ["--from-run", str(drifted)] if drifted.exists() else ["--tags", ",".join(settings)]
+            proc = socle("apply", "-q", *how, "--out", str(tmp_path / "apply"))
     if settings:
+        assert "--from-run" in how, "the round's audit wrote no run record"
         fixed = load_record(tmp_path / "apply" / "run.json")
         assert fixed.changed_pairs() == {(h, c) for h, (c, _b, u, _d) in plan.items() if u is None}, proc.stderr
+        # Only the drifted controls ran, and only on the hosts where something drifted.
+        assert set(fixed.hosts) == {h for h, (_c, _b, u, _d) in plan.items() if u is None}
+        # (The firewall's three controls share the tasks that load and confirm its one table.)
+        ran = {c for h in fixed.hosts.values() for c in h.controls}
+        assert ran <= set(settings) | (FIREWALL if FIREWALL & set(settings) else set()), ran
     # The repair leaves no firewall rollback armed (it would restore the broken ruleset minutes later),
     # even when --tags selected only one of the firewall controls.
     for host in plan:
