@@ -16,7 +16,7 @@ from socle.record import RunRecord
 from socle.testing import Scenario
 
 HOSTS = ("deb12-org", "deb13-org")
-REPORTER = "deb12-org"  # first host of the facility in inventory order: it reports the records
+REPORTER = "deb12-org"  # first host of the facility by name: it reports the records
 SETTINGS = {"M6-LNX-RUNBOOK-COPY", "M7-LNX-BANNER", "M8-LNX-CHARTER-DEPLOYED"}
 # No host of this scenario has GDM (servers, like most Linux hosts of a facility): the login-screen
 # banner is not applicable there, and GDM is never installed for it. The banner's dconf value is
