@@ -25,7 +25,10 @@ description:
     C(site.yml)), the plugin writes a summary of the record so far (run, and per host its status,
     facility, counts by status and the controls in drift or error) to a private temporary file and
     names it in the environment variable C(SOCLE_RUN_SUMMARY); that play publishes it with C(set_stats),
-    which AWX keeps as the job's artifacts.
+    which AWX keeps as the job's artifacts. The file also holds the run record itself (the same content
+    as run.json, which carries no secret) when its JSON is at most C(SOCLE_ARTIFACT_MAX_BYTES) (default
+    1000000); a larger record is left out, with its size, so a run over hundreds of hosts does not load
+    AWX's database (keep it with C(SOCLE_RECORD_DIR)).
 requirements: []
 """
 
@@ -258,9 +261,18 @@ class CallbackModule(CallbackBase):
 
     def publish_summary(self) -> None:
         """Write the summary for the publishing play; its tasks read it through SOCLE_RUN_SUMMARY."""
+        record = self.record()
+        text = json.dumps(record, ensure_ascii=False)
+        try:
+            limit = int(os.environ.get("SOCLE_ARTIFACT_MAX_BYTES", "1000000"))
+        except ValueError:
+            limit = 1000000
+        size = len(text.encode("utf-8"))
+        data = {"summary": run_summary(record), "record": record if size <= limit else None,
+                "record_bytes": size, "record_max_bytes": limit}
         fd, path = tempfile.mkstemp(prefix="socle-run-summary-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(run_summary(self.record()), handle, ensure_ascii=False)
+            json.dump(data, handle, ensure_ascii=False)
         if self.summary_path:
             with contextlib.suppress(OSError):
                 os.unlink(self.summary_path)

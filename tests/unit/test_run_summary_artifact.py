@@ -38,8 +38,8 @@ def test_summary_keeps_counts_and_ids_but_no_values_or_diffs():
     assert "secret-ish" not in text and "+b" not in text and "boom" not in text
 
 
-def test_the_last_play_publishes_it_with_set_stats(tmp_path: Path):
-    """A real ansible-playbook run (local connection): the summary reaches the custom stats AWX keeps."""
+def publish(tmp_path: Path, **env_extra: str) -> dict:
+    """A real ansible-playbook run (local connection) ending with publish.yml; its custom stats."""
     playbook = tmp_path / "play.yml"
     playbook.write_text(
         "- name: A control\n  hosts: all\n  gather_facts: false\n  tasks:\n"
@@ -49,19 +49,34 @@ def test_the_last_play_publishes_it_with_set_stats(tmp_path: Path):
     )
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_SHOW_CUSTOM_STATS": "true",
            "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", "ANSIBLE_LOCAL_TEMP": str(tmp_path / "tmp"),
-           "TMPDIR": str(tmp_path / "t")}
+           "TMPDIR": str(tmp_path / "t"), **env_extra}
     (tmp_path / "t").mkdir()
     env.pop("SOCLE_RUN_SUMMARY", None)
     proc = subprocess.run([str(Path(sys.executable).with_name("ansible-playbook")), "-i", "pc1,pc2,", "-c", "local",
                            "--check", str(playbook)], capture_output=True, text=True, env=env, check=False,
                           timeout=120)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    stats = json.loads(proc.stdout)["global_custom_stats"]["socle_run"]
+    # The temporary summary file is removed at the end of the run.
+    assert not list((tmp_path / "t").glob("socle-run-summary-*"))
+    return json.loads(proc.stdout)["global_custom_stats"]
+
+
+def test_the_last_play_publishes_the_summary_and_the_record(tmp_path: Path):
+    custom = publish(tmp_path)
+    stats = custom["socle_run"]
     assert stats["mode"] == "audit"
     assert {h: s["drift"] for h, s in stats["hosts"].items()} == {"pc1": ["M4-LNX-SHELL-TMOUT"],
                                                                   "pc2": ["M4-LNX-SHELL-TMOUT"]}
-    # The temporary summary file is removed at the end of the run.
-    assert not list((tmp_path / "t").glob("socle-run-summary-*"))
+    record = custom["socle_record"]
+    assert record["run"]["id"] == stats["id"] and record["schema_version"] == 1
+    assert record["hosts"]["pc1"]["controls"]["M4-LNX-SHELL-TMOUT"]["status"] == "drift"
+    assert int(custom["socle_record_bytes"]) == len(json.dumps(record, ensure_ascii=False).encode())
+
+
+def test_a_record_over_the_size_limit_is_left_out_with_its_size(tmp_path: Path):
+    custom = publish(tmp_path, SOCLE_ARTIFACT_MAX_BYTES="100")
+    assert custom["socle_record"] is None and int(custom["socle_record_bytes"]) > 100
+    assert custom["socle_run"]["hosts"]["pc1"]["drift"] == ["M4-LNX-SHELL-TMOUT"]
 
 
 def test_site_yml_ends_with_the_publishing_play():
