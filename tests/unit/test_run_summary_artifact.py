@@ -38,12 +38,21 @@ def test_summary_keeps_counts_and_ids_but_no_values_or_diffs():
     assert "secret-ish" not in text and "+b" not in text and "boom" not in text
 
 
+HOSTILE_TASK = (
+    "    - name: M5-LNX-PWQUALITY | fails with a message that looks like a template\n"
+    "      ansible.builtin.fail:\n"
+    "        msg: \"{{ '{{' }} lookup('ansible.builtin.pipe', 'touch {marker}') }}\"\n"
+    "      ignore_errors: true\n"
+)
+
+
 def publish(tmp_path: Path, **env_extra: str) -> dict:
     """A real ansible-playbook run (local connection) ending with publish.yml; its custom stats."""
     playbook = tmp_path / "play.yml"
     playbook.write_text(
         "- name: A control\n  hosts: all\n  gather_facts: false\n  tasks:\n"
         "    - name: M4-LNX-SHELL-TMOUT | drifts\n      ansible.builtin.debug: {msg: x}\n      changed_when: true\n"
+        + HOSTILE_TASK.replace("{marker}", str(tmp_path / "templated")) +
         f"- name: Publish\n  ansible.builtin.import_playbook: {ROOT / 'playbooks' / 'publish.yml'}\n",
         encoding="utf-8",
     )
@@ -71,6 +80,10 @@ def test_the_last_play_publishes_the_summary_and_the_record(tmp_path: Path):
     assert record["run"]["id"] == stats["id"] and record["schema_version"] == 1
     assert record["hosts"]["pc1"]["controls"]["M4-LNX-SHELL-TMOUT"]["status"] == "drift"
     assert int(custom["socle_record_bytes"]) == len(json.dumps(record, ensure_ascii=False).encode())
+    # A message that looks like a template is published as text, never evaluated.
+    message = record["hosts"]["pc1"]["controls"]["M5-LNX-PWQUALITY"]["message"]
+    assert message == f"{{{{ lookup('ansible.builtin.pipe', 'touch {tmp_path / 'templated'}') }}}}"
+    assert not (tmp_path / "templated").exists()
 
 
 def test_a_record_over_the_size_limit_is_left_out_with_its_size(tmp_path: Path):
