@@ -12,38 +12,22 @@ import importlib.util
 import sys
 from pathlib import Path
 
-_NAME = "socle_module_utils_windows"
 
-
-def _load_decisions():
-    """module_utils/socle_windows.py, by path: controller plugins cannot import project module_utils."""
-    if _NAME in sys.modules:
-        return sys.modules[_NAME]
-    path = Path(__file__).resolve().parent.parent / "module_utils" / "socle_windows.py"
-    spec = importlib.util.spec_from_file_location(_NAME, path)
+def _load(stem: str):
+    """module_utils/<stem>.py, by path: controller plugins cannot import project module_utils."""
+    name = f"socle_module_utils_{stem.removeprefix('socle_')}"
+    if name in sys.modules:
+        return sys.modules[name]
+    path = Path(__file__).resolve().parent.parent / "module_utils" / f"{stem}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[_NAME] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
 
-win = _load_decisions()
-_RESTIC_NAME = "socle_module_utils_restic"
-
-
-def _load_restic():
-    """module_utils/socle_restic.py, the snapshot decisions the Linux findings use, by path."""
-    if _RESTIC_NAME in sys.modules:
-        return sys.modules[_RESTIC_NAME]
-    path = Path(__file__).resolve().parent.parent / "module_utils" / "socle_restic.py"
-    spec = importlib.util.spec_from_file_location(_RESTIC_NAME, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[_RESTIC_NAME] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-restic = _load_restic()
+win = _load("socle_windows")
+restic = _load("socle_restic")  # the snapshot decisions the Linux findings use
 # restic 0.17 and later exit codes (restic's messages are not read).
 RESTIC_EXIT = {10: "the repository does not exist yet", 11: "the repository is locked",
                12: "the password is wrong"}

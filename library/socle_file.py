@@ -88,9 +88,9 @@ import os
 import pwd
 import re
 import stat
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.socle_files import atomic_write
 
 
 def apply_lines(text: str, lines: list[dict]) -> str:
@@ -200,24 +200,6 @@ def shown(data: bytes | None) -> str:
     return f"(binary, {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()})\n"
 
 
-def write_bytes(module, path: str, data: bytes) -> None:
-    """Write data to path through a temp file in the same folder and an atomic rename."""
-    folder = os.path.dirname(path)
-    os.makedirs(folder, mode=0o755, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".socle-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        module.atomic_move(tmp, path, unsafe_writes=False)
-    except Exception:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def plan(entry: dict) -> tuple[str | None, list[dict], dict]:
     """(new content or None when it stays, diff entries, wanted attributes) for one entry.
 
@@ -308,7 +290,7 @@ def main() -> None:
                     if not os.path.isdir(path):
                         os.makedirs(path, mode=0o700)
                 elif new is not None:
-                    write_bytes(module, path, new)
+                    atomic_write(module, path, new, 0o600)
                 set_attributes(path, wanted)
             except OSError as exc:
                 module.fail_json(msg=f"{module.params['control'] or 'socle_file'}: could not write {path}: {exc}",

@@ -25,8 +25,9 @@ def file_diff(path: str, before: str | None, after: str | None) -> dict:
     }
 
 
-def atomic_write(module, path: str, content: str, mode: int = 0o644) -> None:
-    """Write content to path through a temp file in the same folder and an atomic rename.
+def atomic_write(module, path: str, content: str | bytes, mode: int = 0o644) -> None:
+    """Write content (text, or bytes as they are) to path through a temp file in the same folder and an
+    atomic rename.
 
     A full disk or an interruption leaves either the old file or the new one, never half of it.
     """
@@ -35,7 +36,8 @@ def atomic_write(module, path: str, content: str, mode: int = 0o644) -> None:
         os.makedirs(folder, mode=0o755, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".socle-", dir=folder)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        binary = isinstance(content, bytes)
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as handle:
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
