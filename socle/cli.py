@@ -113,9 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
                                      "or --host) as a GPO backup tree for a domain administrator to import: "
                                      "DomainSysvol/GPO/Machine/registry.pol, User/registry.pol and "
                                      "Machine/microsoft/windows nt/SecEdit/GptTmpl.inf under a folder named by a "
-                                     "GUID stable per facility. Nothing is sent to any host. Backup.xml (for "
-                                     "GPMC's Import-GPO) is not written: import with LGPO.exe /g, or copy the "
-                                     "files into a GPO.")
+                                     "GUID stable per facility, with Backup.xml and bkupInfo.xml as GPMC "
+                                     "writes them (no domain, owner or security descriptor: an import keeps "
+                                     "the target GPO's own). "
+                                     "Nothing is sent to any host. Import with Import-GPO -BackupGpoName, "
+                                     "or on one PC with LGPO.exe /g. Never tested on a Windows host or "
+                                     "domain.")
     gpo.add_argument("-i", "--inventory", action="append", type=Path,
                      help="inventory file or folder (repeatable; default: the lab inventory)")
     gpo.add_argument("--facility", help="the facility (its hosts' socle_facility)")
@@ -529,7 +532,11 @@ def cmd_gpo(args) -> int:
     print(f"policy of {host} ({facility}):")
     for path in paths:
         print(f"  {path}")
-    print(f"import on one PC: LGPO.exe /g {paths[0].parents[3]}")
+    backup = paths[-1].parent
+    name = settings.get("display_name") or "Socle"
+    print(f'import into a domain GPO: Import-GPO -BackupGpoName "{name}" -Path "{backup.parent}" '
+          f'-TargetName "{name}" -CreateIfNeeded')
+    print(f"import on one PC: LGPO.exe /g {backup}")
     return 0
 
 

@@ -12,16 +12,23 @@ characters, key and value names are UTF-16LE and null-terminated, type and size 
 DWORDs, and data is ``size`` raw bytes. The reader is length-driven: data may contain ``]\\0``
 (DWORD 93 is ``5D 00 00 00``), which breaks parsers that search for the closing bracket.
 
-Not tested against a live Windows host: the bytes are tested against the format, byte for byte.
+The backup also carries GPMC's two metadata files, ``Backup.xml`` and ``bkupInfo.xml`` (see
+:func:`backup_xml`), so GPMC's Import-GPO / "Import Settings" can read it, not only ``LGPO.exe /g``.
+
+Not tested against a live Windows host or domain: the Registry.pol and GptTmpl.inf bytes are tested
+against the format, byte for byte; Backup.xml and bkupInfo.xml against the shape of published GPMC
+and LGPO backups (cited at :func:`backup_xml`), parsed back. No import has been run.
 """
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import quoteattr
 
 HEADER = b"PReg" + struct.pack("<I", 1)
 OPEN, SEP, CLOSE = "[".encode("utf-16-le"), ";".encode("utf-16-le"), "]".encode("utf-16-le")
@@ -236,24 +243,196 @@ def gpttmpl_inf(
     return b"\xff\xfe" + ("\r\n".join(lines) + "\r\n").encode("utf-16-le")
 
 
+# GPMC's metadata of a backup. Sources, read for this code (none of them is a formal specification):
+# - the element layout of Backup.xml and bkupInfo.xml: a backup written by LGPO.exe /b and reimported
+#   by GPMC (github.com/MpenaAIT/Policy, Backup.xml and Bkupinfo.xml, commit 149a21cf, comment
+#   "Backup GPO created by LGPO.exe") and a GPMC backup of a security-baseline GPO
+#   (github.com/z3r0page/gpocopy, Backup.xml, commit d3df4131): namespaces, CDATA values, the
+#   GroupPolicyExtension / FSObjectFile / FSObjectDir entries with their %GPO_*_FSPATH% paths;
+# - the extension GUIDs: [MS-GPREG] "Standards Assignments" (registry CSE {35378EAC-...}; tool GUID
+#   {D02B1F72-...} or {0F6B957D-...} for computer settings, {D02B1F73-...} or {0F6B957E-...} for
+#   user settings, "implementation dependent": the D02B1F7x pair is the one the two backups above
+#   carry), [MS-GPSB] 1.9 (security CSE {827D319E-...}, tool {803E14A0-...}), KB 216357; [MS-GPOL]
+#   1.8 and [MS-GPOD] for what gPCMachineExtensionNames holds (CSE GUID then tool GUIDs), the
+#   "[{CSE}{tool}][...]" text as in the two backups;
+# - what a domain-less backup may leave empty: IGPMGPO::Import (learn.microsoft.com, gpmgmt.h) says
+#   an import "does not copy security on the GPO", so the security descriptor is not read; vendor and
+#   community scripts that build backups by hand and run Import-GPO on them leave <Domain>,
+#   <SecurityDescriptor> and <SecurityGroups> empty (Level.io's "install the agent by GPO" script:
+#   empty Domain and SecurityDescriptor, no manifest.xml, Import-GPO -BackupGpoName; a published
+#   "user rights assignment GPO in PowerShell" script: every domain field of Backup.xml and
+#   bkupInfo.xml empty, Import-GPO -BackupId). Restore-GPO needs the original domain and GPO and is
+#   not supported. NOT VERIFIED: no domain here, so no Import-GPO has been run on these files.
+BACKUP_NS = "http://www.microsoft.com/GroupPolicy/GPOOperations"
+MANIFEST_NS = "http://www.microsoft.com/GroupPolicy/GPOOperations/Manifest"
+REGISTRY_CSE = "{35378EAC-683F-11D2-A89A-00C04FBBCFA2}"
+REGISTRY_TOOL_MACHINE = "{D02B1F72-3407-48AE-BA88-E8213C6761F1}"
+REGISTRY_TOOL_USER = "{D02B1F73-3407-48AE-BA88-E8213C6761F1}"
+SECURITY_CSE = "{827D319E-6EAC-11D2-A4EA-00C04F79F83A}"
+SECURITY_TOOL = "{803E14A0-B4FB-11D0-A0D0-00A0C90F574B}"
+UNKNOWN_EXTENSION = "{F15C46CD-82A0-4C2D-A210-5D0D3182A418}"  # GPMC's entry for plain folders
+VERSION_ONE_EDIT = 65537  # a scope edited once: AD version 1 (high word), SYSVOL version 1 (low word)
+SECEDIT_DIRS = ("microsoft", "microsoft\\windows nt", "microsoft\\windows nt\\SecEdit")
+BS = "\\"
+MACHINE_FSPATH = "%GPO_MACH_FSPATH%\\"
+GPO_LOCATION = "DomainSysvol\\GPO\\"
+BACKUP_COMMENT = "Written by Socle (socle gpo), not by GPMC: import its settings; Restore-GPO is not supported."
+_XML_FORBIDDEN = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def normalise_guid(value: str) -> str:
+    """``{XXXXXXXX-...}`` in upper case, as GPMC writes GUIDs; PolError for anything else."""
+    import uuid
+
+    text = str(value).strip()
+    try:
+        parsed = uuid.UUID(text.strip("{}"))
+    except ValueError:
+        raise PolError(f"{value!r} is not a GUID") from None
+    if len(text) not in (36, 38) or (len(text) == 38 and not (text[0] == "{" and text[-1] == "}")):
+        raise PolError(f"{value!r} is not a GUID")
+    return "{" + str(parsed).upper() + "}"
+
+
+def _cdata(text: str, what: str) -> str:
+    """``text`` as GPMC writes its values: a CDATA section (``]]>`` split across two sections)."""
+    if _XML_FORBIDDEN.search(text):
+        raise PolError(f"{what} {text!r} contains a character XML cannot carry")
+    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def _element(name: str, text: str | None, what: str = "") -> str:
+    return f"<{name}/>" if not text else f"<{name}>{_cdata(text, what or name)}</{name}>"
+
+
+def extension_names(pairs: Iterable[tuple[str, str]]) -> str:
+    """gPCMachineExtensionNames syntax: ``[{CSE}{tool}...]`` per CSE, CSEs and tools in GUID order."""
+    tools: dict[str, set[str]] = {}
+    for cse, tool in pairs:
+        tools.setdefault(cse.upper(), set()).add(tool.upper())
+    return "".join(f"[{cse}{''.join(sorted(tools[cse]))}]" for cse in sorted(tools))
+
+
+def _check_display_name(name: str) -> str:
+    name = str(name)
+    if not name.strip() or any(c in name for c in "\r\n\t") or _XML_FORBIDDEN.search(name):
+        raise PolError(f"GPO display name {name!r}: give one non-empty line of characters XML can carry")
+    return name
+
+
+def backup_xml(gpo_guid: str, display_name: str, machine_pol: bool, user_pol: bool, security: bool) -> bytes:
+    """Backup.xml of a backup holding the given files, in the shape GPMC and LGPO.exe /b write it.
+
+    Left empty because they belong to a domain (see the sources above): ``Domain``,
+    ``SecurityDescriptor`` (GPMC's import does not copy the GPO's security), ``SecurityGroups``,
+    ``WMIFilter`` and the ``bkp:SourceExpandedPath`` of each file (the SYSVOL path it was read from).
+    """
+    gpo_guid = normalise_guid(gpo_guid)
+    display_name = _check_display_name(display_name)
+    machine_pairs = ([(REGISTRY_CSE, REGISTRY_TOOL_MACHINE)] if machine_pol else []) + (
+        [(SECURITY_CSE, SECURITY_TOOL)] if security else [])
+    user_pairs = [(REGISTRY_CSE, REGISTRY_TOOL_USER)] if user_pol else []
+    core = "".join((
+        _element("ID", gpo_guid),
+        "<Domain/>",
+        "<SecurityDescriptor/>",
+        _element("DisplayName", display_name, "GPO display name"),
+        _element("Options", "0"),
+        _element("UserVersionNumber", str(VERSION_ONE_EDIT if user_pol else 0)),
+        _element("MachineVersionNumber", str(VERSION_ONE_EDIT if machine_pol or security else 0)),
+        _element("MachineExtensionGuids", extension_names(machine_pairs)),
+        _element("UserExtensionGuids", extension_names(user_pairs)),
+        "<WMIFilter/>",
+    ))
+
+    def file(path: str, location: str, extra: str = "") -> str:
+        where = quoteattr(GPO_LOCATION + location)
+        return f"<FSObjectFile bkp:Path={quoteattr(path)}{extra} bkp:Location={where}/>"
+
+    def folder(path: str) -> str:
+        return (f"<FSObjectDir bkp:Path={quoteattr(MACHINE_FSPATH + path)}"
+                f" bkp:Location={quoteattr(GPO_LOCATION + 'Machine' + BS + path)}/>")
+
+    extensions = []
+    if machine_pol or user_pol:
+        files = ([file("%GPO_MACH_FSPATH%\\registry.pol", "Machine\\registry.pol")] if machine_pol else []) + (
+            [file("%GPO_USER_FSPATH%\\registry.pol", "User\\registry.pol")] if user_pol else [])
+        extensions.append(f'<GroupPolicyExtension bkp:ID="{REGISTRY_CSE}" bkp:DescName="Registry">'
+                          + "".join(files) + "</GroupPolicyExtension>")
+    if security:
+        inf = "microsoft\\windows nt\\SecEdit\\GptTmpl.inf"
+        extensions.append(
+            f'<GroupPolicyExtension bkp:ID="{SECURITY_CSE}" bkp:DescName="Security">'
+            + file(MACHINE_FSPATH + inf, "Machine" + BS + inf, ' bkp:ReEvaluateFunction="SecurityValidateSettings"')
+            + "</GroupPolicyExtension>")
+        extensions.append(
+            f'<GroupPolicyExtension bkp:ID="{UNKNOWN_EXTENSION}" bkp:DescName="Unknown Extension">'
+            + "".join(folder(d) for d in SECEDIT_DIRS)
+            + "</GroupPolicyExtension>")
+    text = (
+        '<?xml version="1.0" encoding="utf-8"?>\r\n'
+        '<GroupPolicyBackupScheme bkp:version="2.0" bkp:type="GroupPolicyBackupTemplate"'
+        f' xmlns:bkp="{BACKUP_NS}" xmlns="{BACKUP_NS}">\r\n'
+        "    <GroupPolicyObject><SecurityGroups/><FilePaths/>"
+        f"<GroupPolicyCoreSettings>{core}</GroupPolicyCoreSettings>\r\n"
+        + "".join(f"        {extension}\r\n" for extension in extensions)
+        + "    </GroupPolicyObject>\r\n</GroupPolicyBackupScheme>\r\n"
+    )
+    return text.encode("utf-8")
+
+
+def bkup_info_xml(backup_id: str, gpo_guid: str, display_name: str, backup_time: Any = None,
+                  comment: str = BACKUP_COMMENT) -> bytes:
+    """bkupInfo.xml: the backup's identity, which Import-GPO -BackupId/-BackupGpoName and GPMC list.
+
+    ``GPODomain``, ``GPODomainGuid`` and ``GPODomainController`` are left empty (no domain);
+    ``BackupTime`` is the export time in UTC, written as GPMC does (``YYYY-MM-DDTHH:MM:SS``).
+    """
+    import datetime as dt
+
+    when = backup_time or dt.datetime.now(dt.UTC)
+    fields = "".join((
+        _element("GPOGuid", normalise_guid(gpo_guid)),
+        "<GPODomain/><GPODomainGuid/><GPODomainController/>",
+        _element("BackupTime", when.strftime("%Y-%m-%dT%H:%M:%S")),
+        _element("ID", normalise_guid(backup_id)),
+        _element("Comment", comment),
+        _element("GPODisplayName", _check_display_name(display_name), "GPO display name"),
+    ))
+    return f'<BackupInst xmlns="{MANIFEST_NS}">{fields}</BackupInst>\r\n'.encode()
+
+
+def backup_gpo_guid(backup_id: str) -> str:
+    """The GUID of the GPO a backup describes, stable per backup ID (GPMC's two GUIDs differ too)."""
+    import uuid
+
+    return "{" + str(uuid.uuid5(uuid.NAMESPACE_URL, f"socle:gpo-object:{normalise_guid(backup_id)}")).upper() + "}"
+
+
 def write_gpo_backup(
     folder: str | Path,
     guid: str,
     machine: Sequence[PolEntry] = (),
     user: Sequence[PolEntry] = (),
     security_template: bytes | None = None,
+    display_name: str = "Socle",
+    gpo_guid: str | None = None,
+    backup_time: Any = None,
 ) -> list[Path]:
     """Write the files of a GPO backup under ``folder/{GUID}`` and return their paths.
 
-    Layout as LGPO.exe ``/b`` and GPMC write it: ``DomainSysvol/GPO/Machine/registry.pol``,
-    ``DomainSysvol/GPO/User/registry.pol``, ``DomainSysvol/GPO/Machine/microsoft/windows nt/SecEdit/
-    GptTmpl.inf``. Backup.xml and bkupInfo.xml, which GPMC's Import-GPO also wants, are not
-    generated yet; ``LGPO.exe /g`` reads the DomainSysvol files.
+    ``guid`` is the backup ID (the folder's name); ``gpo_guid`` the GPO's own GUID (derived from the
+    backup ID when not given). Layout as GPMC writes it: ``Backup.xml``, ``bkupInfo.xml`` and
+    ``DomainSysvol/GPO/Machine/registry.pol``, ``DomainSysvol/GPO/User/registry.pol``,
+    ``DomainSysvol/GPO/Machine/microsoft/windows nt/SecEdit/GptTmpl.inf``. The policy files come
+    first in the returned list, the two XML files last. No ``gpreport.xml`` (an HTML-report source
+    GPMC writes and does not need to import) and no ``manifest.xml`` in ``folder``.
     """
-    name = guid if guid.startswith("{") else "{" + guid + "}"
-    if len(name) != 38:
-        raise PolError(f"{guid!r} is not a GUID")
-    root = Path(folder) / name.upper() / "DomainSysvol" / "GPO"
+    name = normalise_guid(guid)
+    gpo_guid = normalise_guid(gpo_guid) if gpo_guid else backup_gpo_guid(name)
+    display_name = _check_display_name(display_name)
+    backup = Path(folder) / name
+    root = backup / "DomainSysvol" / "GPO"
     written = []
     for scope, entries in (("Machine", machine), ("User", user)):
         if entries:
@@ -266,7 +445,11 @@ def write_gpo_backup(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(security_template)
         written.append(path)
-    return written
+    backup.mkdir(parents=True, exist_ok=True)
+    (backup / "Backup.xml").write_bytes(
+        backup_xml(gpo_guid, display_name, bool(machine), bool(user), security_template is not None))
+    (backup / "bkupInfo.xml").write_bytes(bkup_info_xml(name, gpo_guid, display_name, backup_time))
+    return [*written, backup / "Backup.xml", backup / "bkupInfo.xml"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -274,10 +457,24 @@ def write_gpo_backup(
 # --------------------------------------------------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parent.parent
-GPO_ROLES = ("accounts", "session_lock", "firewall", "updates", "antivirus")
+GPO_ROLES = ("accounts", "session_lock", "firewall", "updates", "antivirus", "organisation")
 POLICIES_PREFIX = "software\\policies\\"
 SESSION_LOCK_SYSTEM = "HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System"
 FIREWALL_POLICY = "HKLM:\\SOFTWARE\\Policies\\Microsoft\\WindowsFirewall"
+FIREWALL_RULES = FIREWALL_POLICY + "\\FirewallRules"
+# The logon legal notice goes to the machine Registry.pol as the REG_SZ values the Windows task writes
+# (M7-WIN-LEGAL-NOTICE), not to GptTmpl.inf: the security template's form of LegalNoticeText is a
+# REG_MULTI_SZ ("7,line,line"), which is not the value the task writes, and neither form there can
+# carry the quotes and line breaks of the text. Policies\System is a policy key, so the registry
+# client-side extension removes the values with the GPO.
+REGISTRY_POL_VALUES = {("software\\microsoft\\windows\\currentversion\\policies\\system", name)
+                       for name in ("legalnoticecaption", "legalnoticetext")}
+# The WinRM rule of the GPO: a Windows Firewall rule as [MS-GPFAS] 2.2.2.19 "Firewall Rule and the
+# Firewall Rule Grammar Rule" encodes it (value name = rule ID, REG_SZ data "v2.10|Field=...|...|").
+WINRM_RULE_ID = "Socle-WinRM-Management-In-TCP"
+WINRM_RULE_NAME = "Socle - WinRM from the management addresses (GPO)"
+WINRM_RULE_DESC = "Managed by Socle. Ansible reaches this host over WinRM from these addresses only."
+RULE_VERSION = "v2.10"  # the Windows 7 / Server 2008 R2 schema: read by every supported release
 
 
 def _templar(variables: Mapping[str, Any]):
@@ -328,6 +525,92 @@ def _load_trusted(path: Path) -> Any:
     return _trusted(DataLoader().load_from_file(str(path)) or {})
 
 
+def _rule_address(network) -> str:
+    """One RA4/RA6 value: [MS-GPFAS] 2.2.2.9-2.2.2.12 take a single address, a range, or a subnet
+    whose prefix length is below 32 (IPv4) or 128 (IPv6)."""
+    if network.prefixlen == network.max_prefixlen:
+        return str(network.network_address)
+    if network.prefixlen == 0:
+        return f"{network.network_address}-{network.broadcast_address}"
+    return f"{network.network_address}/{network.prefixlen}"
+
+
+def winrm_firewall_rule(ports: Iterable[Any], networks: Iterable[Any]) -> str:
+    """The inbound allow rule for WinRM from the management addresses, as a FirewallRules value.
+
+    Same rule as the Windows task creates in the local store (M2-WIN-FW-INBOUND): TCP, the WinRM
+    ports, every profile (no ``Profile=`` field means all of them, [MS-GPFAS] 2.2.2.19), only the
+    management networks (``RA4=``/``RA6=``, one field per network; a rule with addresses matches
+    no other address). ``Active=TRUE`` is required: a rule without it is disabled. Empty networks
+    are refused, as the task refuses them: blocking inbound traffic would cut WinRM.
+    """
+    import ipaddress
+
+    fields = [RULE_VERSION, "Action=Allow", "Active=TRUE", "Dir=In", "Protocol=6"]
+    port_list = []
+    for port in ports:
+        number = int(port)
+        if not 0 < number < 65536:
+            raise PolError(f"firewall_windows_winrm_ports: {port!r} is not a TCP port")
+        if number not in port_list:
+            port_list.append(number)
+    if not port_list:
+        raise PolError("firewall_windows_winrm_ports is empty: the GPO's WinRM rule would open nothing")
+    fields += [f"LPort={port}" for port in port_list]
+    parsed = []
+    for item in networks:
+        try:
+            network = ipaddress.ip_network(str(item).strip(), strict=False)
+        except ValueError:
+            raise PolError(f"firewall_admin_networks: {item!r} is not a network (CIDR)") from None
+        if network not in parsed:
+            parsed.append(network)
+    if not parsed:
+        raise PolError("firewall_admin_networks is empty: a GPO that blocks inbound traffic would cut WinRM (Ansible)")
+    fields += [f"RA{n.version}={_rule_address(n)}" for n in sorted(parsed, key=lambda n: n.version)]
+    fields += [f"Name={WINRM_RULE_NAME}", f"Desc={WINRM_RULE_DESC}"]
+    return "|".join(fields) + "|"
+
+
+def _organisation_plugin():
+    """action_plugins/socle_organisation.py (validation and the banner text), loaded by path."""
+    import importlib.util
+    import sys
+
+    name = "socle_action_plugins_organisation_for_gpo"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "action_plugins" / "socle_organisation.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def legal_notice(values: Mapping[str, Any]) -> tuple[str, str]:
+    """(LegalNoticeCaption, LegalNoticeText) as M7-WIN-LEGAL-NOTICE writes them, from the organisation values.
+
+    The text is the action plugin's ``banner_windows``, rendered by the same code with the same
+    context as its ``render`` step (the banner uses the facility, the charter version and the
+    Windows folder); invalid facility data is refused as that step refuses it.
+    """
+    org = _organisation_plugin()
+    errors = org.validate(values)
+    if errors:
+        raise PolError("organisation: " + "; ".join(errors))
+    context = {
+        "facility": values["organisation_facility"],
+        "charter_version": str(values.get("organisation_charter_version")),
+        "charter_date": str(values.get("organisation_charter_date") or ""),
+        "dir": values.get("organisation_dir"),
+        "windows_dir": values.get("organisation_windows_dir"),
+        "backups": [],  # used by the runbook, not by the banner
+        "restore_test_record": "/var/lib/restic/restore-test.json",
+    }
+    templates = str(ROOT / "roles" / "organisation" / "templates")
+    docs = org.render_documents(templates, values.get("organisation_lang") or "fr", context)
+    return str(values["organisation_facility"]["name"]), docs["banner_windows"]
+
+
 def facility_variables(hostvars: Mapping[str, Any]) -> dict[str, Any]:
     """A host's policy: the Windows roles' defaults and their Windows vars files, under its inventory vars."""
     variables: dict[str, Any] = {}
@@ -344,8 +627,14 @@ def policy_settings(variables: Mapping[str, Any]) -> dict[str, Any]:
 
     Same values as the tasks write with win_regedit and win_security_policy (a unit test renders both
     and compares): ``machine`` and ``user`` are win_regedit-style values, ``system_access`` the
-    secedit ``[System Access]`` keys. The firewall's profile state, which the tasks set in the local
-    store, is written as its policy values (EnableFirewall, DefaultInboundAction, DefaultOutboundAction).
+    secedit ``[System Access]`` keys, ``display_name`` the GPO's name. With ``firewall_enabled`` (as
+    the firewall tasks), the firewall's profile state, which the tasks set in the local store, is
+    written as its policy values (EnableFirewall, DefaultInboundAction, DefaultOutboundAction), and
+    since those block inbound traffic, the WinRM rule the tasks create locally is written too, as a
+    policy firewall rule from ``firewall_admin_networks``: a GPO delivered where local rules are
+    not merged (``AllowLocalPolicyMerge`` 0 in another GPO) must not cut Ansible off. With
+    ``organisation_enabled`` and ``organisation_banner_enabled`` (as M7-WIN-LEGAL-NOTICE), the
+    logon legal notice.
     """
     win = _windows_decisions()
     t = _templar(variables)
@@ -357,13 +646,17 @@ def policy_settings(variables: Mapping[str, Any]) -> dict[str, Any]:
     for group in (get("__updates_win_values"), get("__antivirus_win_values")):
         for values in group.values():
             machine.extend(values)
-    for profile in ("DomainProfile", "PrivateProfile", "PublicProfile"):
-        machine += [
-            {"path": f"{FIREWALL_POLICY}\\{profile}", "name": "EnableFirewall", "type": "dword", "data": 1},
-            {"path": f"{FIREWALL_POLICY}\\{profile}", "name": "DefaultInboundAction", "type": "dword", "data": 1},
-            {"path": f"{FIREWALL_POLICY}\\{profile}", "name": "DefaultOutboundAction", "type": "dword", "data": 0},
-        ]
-    machine.extend(get("__firewall_win_logging"))
+    if get("firewall_enabled"):
+        for profile in ("DomainProfile", "PrivateProfile", "PublicProfile"):
+            machine += [
+                {"path": f"{FIREWALL_POLICY}\\{profile}", "name": "EnableFirewall", "type": "dword", "data": 1},
+                {"path": f"{FIREWALL_POLICY}\\{profile}", "name": "DefaultInboundAction", "type": "dword", "data": 1},
+                {"path": f"{FIREWALL_POLICY}\\{profile}", "name": "DefaultOutboundAction", "type": "dword", "data": 0},
+            ]
+        machine.extend(get("__firewall_win_logging"))
+    if blocks_inbound(machine):
+        rule = winrm_firewall_rule(get("firewall_windows_winrm_ports"), get("firewall_admin_networks"))
+        machine.append({"path": FIREWALL_RULES, "name": WINRM_RULE_ID, "type": "string", "data": rule})
     idle = int(get("session_lock_idle_timeout_s"))
     machine += [
         {"path": SESSION_LOCK_SYSTEM, "name": "InactivityTimeoutSecs", "type": "dword", "data": idle},
@@ -392,18 +685,42 @@ def policy_settings(variables: Mapping[str, Any]) -> dict[str, Any]:
         system_access["NewAdministratorName"] = str(get("accounts_windows_builtin_admin_name"))
     if get("accounts_windows_builtin_admin_disabled"):
         system_access["EnableAdminAccount"] = 0
+    if get("organisation_enabled") and get("organisation_banner_enabled"):
+        values = {name: get(name) for name in _organisation_plugin().ActionModule.VARIABLES if name in variables}
+        caption, text = legal_notice(values)
+        machine += [{"path": SESSION_LOCK_SYSTEM, "name": "LegalNoticeCaption", "type": "string", "data": caption},
+                    {"path": SESSION_LOCK_SYSTEM, "name": "LegalNoticeText", "type": "string", "data": text}]
     for value in machine:
         if value.get("data") is not None and value.get("type") == "dword":
             value["data"] = int(value["data"])
-    return {"machine": machine, "user": user, "system_access": system_access}
+    return {"machine": machine, "user": user, "system_access": system_access,
+            "display_name": gpo_display_name(variables, get)}
+
+
+def blocks_inbound(machine: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether these values set a firewall profile's default inbound action to block (1)."""
+    return any(split_hive(str(v["path"]))[1].lower().startswith("software\\policies\\microsoft\\windowsfirewall\\")
+               and str(v["name"]).lower() == "defaultinboundaction" and v.get("state", "present") != "absent"
+               and int(v["data"]) == 1 for v in machine)
+
+
+def gpo_display_name(variables: Mapping[str, Any], get=None) -> str:
+    """The GPO's name: "Socle - " and the facility's name (organisation_facility.name, else socle_facility)."""
+    get = get or (lambda name: variables[name])
+    facility = get("organisation_facility") if "organisation_facility" in variables else None
+    name = facility.get("name") if isinstance(facility, Mapping) else None
+    if not (isinstance(name, str) and name.strip()) and variables.get("socle_facility"):
+        name = get("socle_facility")
+    name = " ".join(_XML_FORBIDDEN.sub("", str(name)).split()) if name else ""  # one line XML can carry
+    return f"Socle - {name}" if name else "Socle"
 
 
 def split_for_gpo(machine: Sequence[Mapping[str, Any]]) -> tuple[list[Mapping[str, Any]], list[tuple[str, int, Any]]]:
-    """Values under Software\\Policies go to Registry.pol; the others (security options) to GptTmpl.inf."""
+    """Values under Software\\Policies (and the legal notice) go to Registry.pol; the others to GptTmpl.inf."""
     pol, inf = [], []
     for value in machine:
         _scope, key = split_hive(str(value["path"]))
-        if key.lower().startswith(POLICIES_PREFIX):
+        if key.lower().startswith(POLICIES_PREFIX) or (key.lower(), str(value["name"]).lower()) in REGISTRY_POL_VALUES:
             pol.append(value)
         elif value.get("state", "present") != "absent":
             inf.append((f"{key}\\{value['name']}", TYPE_NAMES[str(value.get('type', 'string'))], value["data"]))
@@ -411,12 +728,12 @@ def split_for_gpo(machine: Sequence[Mapping[str, Any]]) -> tuple[list[Mapping[st
 
 
 def write_policy_gpo(folder: str | Path, guid: str, settings: Mapping[str, Any]) -> list[Path]:
-    """The GPO backup tree of a policy (see :func:`policy_settings`)."""
+    """The GPO backup tree of a policy (see :func:`policy_settings`), named after its facility."""
     pol, inf = split_for_gpo(settings["machine"])
     machine = entries_from_values(pol)["Machine"]
     user = entries_from_values(settings["user"])["User"]
     template = gpttmpl_inf(settings["system_access"], inf)
-    return write_gpo_backup(folder, guid, machine, user, template)
+    return write_gpo_backup(folder, guid, machine, user, template, settings.get("display_name") or "Socle")
 
 
 def facility_guid(facility: str) -> str:
