@@ -288,6 +288,10 @@ def test_apply_then_idempotent_then_confirm(run_module, host):
     assert first["changed"] is True and first["rollback"]["armed"] is True and fake.timer
     assert nft_mod.normalise(fake.table) == nft_mod.normalise(WANTED) and fake.enabled
     assert ["/usr/sbin/nft", "-c", "-f"] == fake.calls[[c[1] for c in fake.calls].index("-c")][:3]
+    # Order: validate, then arm the rollback timer, then load the ruleset (one atomic nft -f).
+    steps = [("check" if c[1] == "-c" else "load") if c[0].endswith("nft") and "-f" in c[1:3] else "arm"
+             for c in fake.calls if c[0] == "systemd-run" or (c[0].endswith("nft") and "-f" in c[1:3])]
+    assert steps == ["check", "arm", "load"], fake.calls
     confirmed = run_module(nft_mod, {"state": "confirm", "part": "mgmt", "report": first})
     assert confirmed["changed"] is False and confirmed["disarmed"] is True and not fake.timer
     fake.calls.clear()
