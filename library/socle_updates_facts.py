@@ -43,6 +43,13 @@ options:
     description: File that says a reboot is required.
     type: path
     default: /run/reboot-required
+  apt_config:
+    description:
+      - Configuration keys and the values that C(apt-config dump) must give once every file is read
+        (a list for list keys). The keys whose effective value differs are returned in
+        C(apt_config_overrides), for example when a file read after Socle's adds origins.
+    type: dict
+    default: {}
 attributes:
   check_mode:
     support: full
@@ -81,6 +88,10 @@ last_run:
   description: Local time of the last successful unattended-upgrades run (ISO 8601), or null.
   returned: always
   type: str
+apt_config_overrides:
+  description: Key to C(expected) and C(effective) for each C(apt_config) key apt reads differently.
+  returned: always
+  type: dict
 """
 
 import gzip
@@ -90,6 +101,7 @@ from datetime import datetime
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.socle_updates import (
+    apt_config_overrides,
     decide_holds,
     decide_last_run,
     decide_pending,
@@ -152,6 +164,7 @@ def main() -> None:
             "max_reboot_pending_h": {"type": "int", "default": 168},
             "log_dir": {"type": "path", "default": "/var/log/unattended-upgrades"},
             "reboot_flag": {"type": "path", "default": "/run/reboot-required"},
+            "apt_config": {"type": "dict", "default": {}},
         },
         supports_check_mode=True,
     )
@@ -164,7 +177,14 @@ def main() -> None:
     # unattended-upgrades logs local time without a zone: compare with the host's local time.
     last_finding = decide_last_run(last, datetime.now(), p["max_run_age_h"])
     holds_finding, held = measure_holds(module, p["allowed_holds"])
+    overrides = {}
+    if p["apt_config"]:
+        rc, out, err = module.run_command(["apt-config", "dump"], environ_update=APT_ENV)
+        if rc != 0:
+            module.fail_json(msg=f"apt-config dump failed: {(err or out).strip()}")
+        overrides = apt_config_overrides(out, p["apt_config"])
     module.exit_json(
+        apt_config_overrides=overrides,
         changed=False,
         findings={
             "M1-LNX-PENDING-SECURITY": pending_finding,

@@ -139,6 +139,40 @@ DNF_AUTOMATIC = {
 }
 
 
+_DUMP_LINE = re.compile(r'^(?P<key>[^\s"]+?)(?P<list>::)? "(?P<value>(?:[^"\\]|\\.)*)";$')
+
+
+def parse_apt_config_dump(text: str) -> dict[str, str | list[str]]:
+    """``apt-config dump`` as {key in lower case: value}, list keys (``Key:: "v";`` lines) as lists in order."""
+    values: dict[str, str | list[str]] = {}
+    for line in text.splitlines():
+        match = _DUMP_LINE.match(line.strip())
+        if not match:
+            continue
+        key, value = match["key"].lower(), match["value"]  # apt's keys are case-insensitive
+        if match["list"]:
+            current = values.get(key)
+            values[key] = [*current, value] if isinstance(current, list) else [value]
+        else:
+            values.setdefault(key, [] if value == "" else value)
+    return values
+
+
+def apt_config_overrides(dump: str, expected: dict[str, str | list[str]]) -> dict[str, dict]:
+    """The keys whose effective value (``apt-config dump``) is not the expected one."""
+    effective = parse_apt_config_dump(dump)
+    out = {}
+    for key, want in expected.items():
+        have = effective.get(key.lower(), [] if isinstance(want, list) else None)
+        if isinstance(want, list):
+            have = have if isinstance(have, list) else ([] if have in (None, "") else [have])
+            if have != list(want):
+                out[key] = {"expected": list(want), "effective": have}
+        elif have != str(want):
+            out[key] = {"expected": str(want), "effective": have}
+    return out
+
+
 def dnf_automatic_settings(flavour: str, scope: str, reboot: str) -> dict[str, dict[str, str]]:
     """The [commands] settings Socle sets, per dnf flavour and policy."""
     if flavour not in DNF_AUTOMATIC:

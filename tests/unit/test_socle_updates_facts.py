@@ -282,3 +282,54 @@ def test_dnf_module_refuses_a_missing_dnf4_file(run_module, tmp_path):
     assert result["failed"] and "install dnf-automatic" in result["msg"]
     created = run_module(dnf_module, {"flavour": "dnf5", "path": str(tmp_path / "new.conf")})
     assert created["changed"] is True and "reboot = never" in (tmp_path / "new.conf").read_text()
+
+
+# -- the effective apt configuration: what apt reads once every file is read -----------------------
+DUMP = r"""APT "";
+APT::Periodic "";
+APT::Periodic::Update-Package-Lists "1";
+DPkg "";
+DPkg::Options "";
+DPkg::Options:: "--force-confdef";
+DPkg::Options:: "--force-confold";
+Unattended-Upgrade "";
+Unattended-Upgrade::Origins-Pattern "";
+Unattended-Upgrade::Origins-Pattern:: "origin=Debian,codename=${distro_codename},label=Debian-Security";
+Unattended-Upgrade::Origins-Pattern:: "origin=Debian,codename=${distro_codename}-security,label=Debian-Security";
+Unattended-Upgrade::Package-Blacklist "";
+Unattended-Upgrade::Automatic-Reboot "false";
+Unattended-Upgrade::Automatic-Reboot-Time "03:00";
+Acquire::http::User-Agent "a \"quoted\" value";
+"""
+WANT = {
+    "Unattended-Upgrade::Origins-Pattern": ["origin=Debian,codename=${distro_codename},label=Debian-Security",
+                                            "origin=Debian,codename=${distro_codename}-security,label=Debian-Security"],
+    "Unattended-Upgrade::Package-Blacklist": [],
+    "Dpkg::Options": ["--force-confdef", "--force-confold"],
+    "Unattended-Upgrade::Automatic-Reboot": "false",
+    "Unattended-Upgrade::Automatic-Reboot-Time": "03:00",
+}
+
+
+def test_apt_config_dump_is_parsed_with_lists_in_order_and_keys_case_insensitive():
+    values = su.parse_apt_config_dump(DUMP)
+    assert values["dpkg::options"] == ["--force-confdef", "--force-confold"]
+    assert values["unattended-upgrade::package-blacklist"] == []
+    assert values["unattended-upgrade::automatic-reboot-time"] == "03:00"
+    assert values["acquire::http::user-agent"] == 'a \\"quoted\\" value'
+    assert su.apt_config_overrides(DUMP, WANT) == {}
+
+
+def test_a_later_file_adding_an_origin_or_changing_the_reboot_is_an_override():
+    later = DUMP.replace('Unattended-Upgrade::Package-Blacklist "";',
+                         'Unattended-Upgrade::Origins-Pattern:: "origin=*";\nUnattended-Upgrade::Package-Blacklist "";')
+    later = later.replace('Automatic-Reboot "false"', 'Automatic-Reboot "true"')
+    overrides = su.apt_config_overrides(later, WANT)
+    assert set(overrides) == {"Unattended-Upgrade::Origins-Pattern", "Unattended-Upgrade::Automatic-Reboot"}
+    assert overrides["Unattended-Upgrade::Origins-Pattern"]["effective"][-1] == "origin=*"
+    assert overrides["Unattended-Upgrade::Automatic-Reboot"] == {"expected": "false", "effective": "true"}
+    # A key apt does not have at all is an override too (its file was removed or never read).
+    missing = su.apt_config_overrides(DUMP.replace('Unattended-Upgrade::Automatic-Reboot-Time "03:00";\n', ""), WANT)
+    assert missing == {"Unattended-Upgrade::Automatic-Reboot-Time": {"expected": "03:00", "effective": None}}
+    blacklisted = su.apt_config_overrides(DUMP, {**WANT, "Unattended-Upgrade::Package-Blacklist": ["linux-"]})
+    assert blacklisted["Unattended-Upgrade::Package-Blacklist"] == {"expected": ["linux-"], "effective": []}

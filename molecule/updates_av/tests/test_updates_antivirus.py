@@ -176,6 +176,25 @@ def test_evidence_makes_findings_compliant_then_breakages_are_named_alone(tmp_pa
     assert "daily.cld version 27480" in clean.hosts["upd12-srv"].controls["M2-LNX-CLAMAV-SIG-AGE"].actual
     assert all(clean.hosts[h].controls["M1-LNX-PENDING-SECURITY"].status == "compliant" for h in HOSTS)
 
+    # The breakages the issue names, each alone on its host: the timer disabled; origins added by a file
+    # that apt reads after Socle's (Socle's own file stays right: apt's effective configuration is what
+    # counts, and apply cannot fix a file it does not own, so the control is in error and says why).
+    solo = {
+        ("upd12-srv", "M1-LNX-APT-UNATTENDED"): "systemctl disable --now apt-daily-upgrade.timer",
+        ("upd13-srv", "M1-LNX-APT-ORIGINS"):
+            "printf 'Unattended-Upgrade::Origins-Pattern { \"origin=*\"; };\\n' > /etc/apt/apt.conf.d/60local",
+    }
+    for (name, _control), script in solo.items():
+        sudo(name, script)
+    audit = socle("audit", tmp_path / "solo", **TOLERANT)
+    assert flagged(audit) == set(solo), flagged(audit)
+    origins = audit.hosts["upd13-srv"].controls["M1-LNX-APT-ORIGINS"]
+    assert origins.status == "error" and "origin=*" in origins.message, origins
+    fixed = socle("apply", tmp_path / "solo-fixed", **TOLERANT)
+    assert fixed.changed_pairs() == {("upd12-srv", "M1-LNX-APT-UNATTENDED")}
+    assert flagged(fixed) == {("upd13-srv", "M1-LNX-APT-ORIGINS")}
+    sudo("upd13-srv", "rm /etc/apt/apt.conf.d/60local")
+
     breakages = {
         ("upd12-srv", "M1-LNX-APT-UNATTENDED"): "systemctl disable --now apt-daily-upgrade.timer",
         ("upd13-srv", "M1-LNX-APT-ORIGINS"):
