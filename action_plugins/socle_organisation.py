@@ -507,7 +507,42 @@ def _store(folder: str, name: str, data: bytes) -> str:
     return path
 
 
-def write_documents(folder: str, docs: Mapping[str, Any]) -> dict[str, str]:
+def pdf_cache_dir() -> str | None:
+    """Where PDFs are kept between runs, by the digest of their HTML (None: no cache).
+
+    ``SOCLE_PDF_CACHE`` (``off`` turns it off), else ``$XDG_CACHE_HOME/socle/pdf`` (``~/.cache/socle/pdf``).
+    Rendering a PDF takes about a second; the documents change only with the facility's data.
+    """
+    setting = os.environ.get("SOCLE_PDF_CACHE", "")
+    if setting.lower() in ("off", "0", "no", "false"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return setting or os.path.join(base, "socle", "pdf")
+
+
+def _cached_pdf(cache: str | None, html: bytes, render) -> bytes:
+    """The PDF of ``html`` from the cache, or rendered (and kept there when the cache can be written)."""
+    if cache is None:
+        return render()
+    path = os.path.join(cache, hashlib.sha256(html).hexdigest() + ".pdf")
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+        if data.startswith(b"%PDF-"):
+            os.utime(path)
+            return data
+    except OSError:
+        pass
+    data = render()
+    try:
+        os.makedirs(cache, mode=0o700, exist_ok=True)
+        _store_at(path, data)
+    except OSError:
+        pass  # a cache that cannot be written only costs the next run a rendering
+    return data
+
+
+def write_documents(folder: str, docs: Mapping[str, Any], pdf_cache: str | None = None) -> dict[str, str]:
     """Store the HTML, their PDFs (rendered once per HTML) and the banner; return their paths."""
     paths: dict[str, str] = {}
     for kind in ("charter", "runbook"):
@@ -519,7 +554,8 @@ def write_documents(folder: str, docs: Mapping[str, Any]) -> dict[str, str]:
             with open(pdf_path + ".lock", "w", encoding="utf-8") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)
                 if not os.path.exists(pdf_path):
-                    _store_at(pdf_path, html_to_pdf(docs[f"{kind}_html"]))
+                    text = docs[f"{kind}_html"]
+                    _store_at(pdf_path, _cached_pdf(pdf_cache, html, lambda text=text: html_to_pdf(text)))
         paths[f"{kind}_pdf"] = pdf_path
     paths["banner"] = _store(folder, "banner.txt", docs["banner"].encode("utf-8"))
     return paths
@@ -659,7 +695,7 @@ class ActionModule(ActionBase):
             try:
                 docs = render_documents(os.path.join(self._role_dir("organisation"), "templates"), lang, context)
                 folder = os.path.join(C.DEFAULT_LOCAL_TMP, "socle-organisation")
-                result["files"] = write_documents(folder, docs)
+                result["files"] = write_documents(folder, docs, pdf_cache_dir())
             except Exception as exc:  # noqa: BLE001 - any template or PDF error names the step
                 result["failed"] = True
                 result["msg"] = f"could not render the facility's documents: {type(exc).__name__}: {exc}"

@@ -835,3 +835,29 @@ def test_gdm_banner_only_where_gdm_is_and_never_installs_it():
     packages = [t["socle_packages"]["name"] for t in yaml.safe_load((ROLE / "tasks/linux.yml").read_text())
                 if "socle_packages" in t]  # fmt: skip
     assert packages == [["dconf-cli"]]  # the dconf tools only, on hosts that already have GDM
+
+
+def test_pdfs_are_kept_between_runs_by_the_digest_of_their_html(tmp_path: Path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(org, "html_to_pdf", lambda html: calls.append(html) or b"%PDF-fake " + html[:20].encode())
+    cache = str(tmp_path / "cache")
+    docs = org.render_documents(TEMPLATES, "en", context())
+    first = org.write_documents(str(tmp_path / "run1"), docs, cache)
+    assert len(calls) == 2
+    second = org.write_documents(str(tmp_path / "run2"), docs, cache)  # the next run: nothing rendered
+    assert len(calls) == 2
+    for kind in ("charter_pdf", "runbook_pdf"):
+        assert Path(first[kind]).read_bytes() == Path(second[kind]).read_bytes()
+    assert len(list(Path(cache).glob("*.pdf"))) == 2
+    # A damaged cache entry is rendered again, never served.
+    for path in Path(cache).glob("*.pdf"):
+        path.write_bytes(b"garbage")
+    org.write_documents(str(tmp_path / "run3"), docs, cache)
+    assert len(calls) == 4
+    # Other data, other documents; and with the cache off, every run renders.
+    org.write_documents(str(tmp_path / "run4"), org.render_documents(TEMPLATES, "fr", context()), cache)
+    assert len(calls) == 6
+    monkeypatch.setenv("SOCLE_PDF_CACHE", "off")
+    assert org.pdf_cache_dir() is None
+    monkeypatch.setenv("SOCLE_PDF_CACHE", cache)
+    assert org.pdf_cache_dir() == cache
