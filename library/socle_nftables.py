@@ -406,13 +406,19 @@ def connection_allowed(spec: dict, client: str, port: int) -> tuple[bool, str]:
 # ---------------------------------------------------------------- conflicts (pure)
 
 
-def conflicts(active: dict[str, bool], ufw_conf: str | None) -> list[str]:
-    """Other firewalls in charge: firewalld when active; ufw when its unit is active and it is enabled."""
+def conflicts(active: dict[str, bool], ufw_conf: str | None, ufw_installed: bool = False) -> list[str]:
+    """Other firewalls in charge: firewalld when active; ufw when enabled (ENABLED=yes) and installed.
+
+    ``ufw enable`` loads its rules and sets ENABLED=yes without starting ufw.service (the unit loads
+    them at boot), so the unit's state alone would miss it; a removed but not purged ufw keeps its
+    ufw.conf and is no conflict.
+    """
     found = []
     if active.get("firewalld.service"):
         found.append("firewalld is active")
-    if active.get("ufw.service") and re.search(r"^\s*ENABLED\s*=\s*['\"]?yes", ufw_conf or "", re.M | re.I):
-        found.append("ufw is active (ENABLED=yes in /etc/ufw/ufw.conf)")
+    enabled = re.search(r"^\s*ENABLED\s*=\s*['\"]?yes", ufw_conf or "", re.M | re.I)
+    if enabled and (ufw_installed or active.get("ufw.service")):
+        found.append("ufw is enabled (ENABLED=yes in /etc/ufw/ufw.conf)")
     return found
 
 
@@ -525,7 +531,8 @@ def main() -> None:
 
     # 1. Never two firewalls.
     active = {unit: unit_active(module, unit) for unit in CONFLICTS}
-    found = conflicts(active, read_text("/etc/ufw/ufw.conf"))
+    found = conflicts(active, read_text("/etc/ufw/ufw.conf"),
+                      any(os.path.exists(os.path.join(d, "ufw")) for d in ("/usr/sbin", "/sbin")))
     if found:
         module.fail_json(msg=conflict_message(found), socle_conflicts=found)
 

@@ -192,18 +192,20 @@ def test_ssh_connection_is_found_in_an_ancestor(tmp_path):
 
 # -- conflicts ------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    ("active", "ufw_conf", "found"),
+    ("active", "ufw_conf", "installed", "found"),
     [
-        ({}, None, []),
-        ({"firewalld.service": True}, None, ["firewalld"]),
-        ({"ufw.service": True}, "# comment\nENABLED=yes\nLOGLEVEL=low\n", ["ufw"]),
-        ({"ufw.service": True}, "ENABLED=no\n", []),  # the unit is active but ufw is off
-        ({"ufw.service": False}, "ENABLED=yes\n", []),
-        ({"ufw.service": True, "firewalld.service": True}, "ENABLED='yes'\n", ["firewalld", "ufw"]),
+        ({}, None, False, []),
+        ({"firewalld.service": True}, None, False, ["firewalld"]),
+        ({"ufw.service": True}, "# comment\nENABLED=yes\nLOGLEVEL=low\n", True, ["ufw"]),
+        ({"ufw.service": True}, "ENABLED=no\n", True, []),  # the unit is active but ufw is off
+        ({"ufw.service": False}, "ENABLED=yes\n", False, []),  # ufw removed, not purged: its conf is left
+        # `ufw enable` loads the rules without starting ufw.service (which only loads them at boot)
+        ({"ufw.service": False}, "ENABLED=yes\n", True, ["ufw"]),
+        ({"ufw.service": True, "firewalld.service": True}, "ENABLED='yes'\n", True, ["firewalld", "ufw"]),
     ],
 )
-def test_conflicts(active, ufw_conf, found):
-    result = nft_mod.conflicts(active, ufw_conf)
+def test_conflicts(active, ufw_conf, installed, found):
+    result = nft_mod.conflicts(active, ufw_conf, installed)
     assert [item.split()[0] for item in result] == found
     if found:
         assert "never runs two firewalls" in nft_mod.conflict_message(result)

@@ -150,6 +150,29 @@ def test_an_active_firewalld_is_a_conflict(tmp_path):
         node.check_output("sudo -n systemctl stop firewalld.service")
 
 
+def test_a_real_enabled_ufw_is_a_conflict_and_nothing_changes(tmp_path):
+    node = lab_host("fw13")
+    initial = ruleset(node)
+    assert "table ip filter" not in initial
+    node.check_output("sudo -n sh -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q ufw >/dev/null'")
+    try:
+        # `ufw enable` loads its rules and sets ENABLED=yes; ufw.service itself only runs at boot.
+        node.check_output("sudo -n sh -c 'ufw allow 22/tcp >/dev/null && ufw --force enable'")
+        before = (ruleset(node), node.file(SOCLE_FILE).sha256sum)
+        assert "table ip filter" in before[0]
+        record = socle("apply", tmp_path, limit="fw13")
+        result = record.hosts["fw13"].controls[BASELINE]
+        assert result.status == "error" and "ufw is enabled" in (result.message or ""), result
+        assert "never runs two firewalls" in result.message
+        assert record.changed_pairs() == set()
+        assert (ruleset(node), node.file(SOCLE_FILE).sha256sum) == before
+    finally:
+        # ufw disable leaves its empty chains in iptables-nft's tables, which the lab host did not have.
+        node.run("sudo -n sh -c 'ufw --force disable; DEBIAN_FRONTEND=noninteractive apt-get purge -y -q ufw;"
+                 " nft delete table ip filter; nft delete table ip6 filter'")
+    assert ruleset(node) == initial
+
+
 # -- tables Socle does not own: neither drift nor touched ---------------------------------------------
 FOREIGN = ("nft add table ip othertool; nft add chain ip othertool c;"
            " nft add rule ip othertool c ip saddr 198.51.100.7 drop; nft add set ip othertool s '{ type ipv4_addr; }';"
