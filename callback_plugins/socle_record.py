@@ -15,6 +15,12 @@ description:
     organisational evidence attested or attestation_due),
     C(expected) and C(actual) - a measurement such as a signature age or a last backup age. Its status
     is the control's in audit and apply alike, and the control is marked C(finding).
+  - A task that measures several controls in one call carries the tag C(socle_controls) and the control
+    IDs as tags; its name starts with no ID. When it succeeds, its result's C(socle_findings) (control
+    ID to finding) gives each listed control its finding, exactly as a C(socle_finding) task would; when
+    it fails, is skipped or the host is unreachable, every listed control gets that outcome (so one
+    skipped include of a role's task file makes each of its controls C(not_applicable)). Only the
+    controls selected by C(--tags) and not by C(--skip-tags) are recorded.
   - Waivers come from the C(socle_policy) action's result (C(socle_host.waivers), validated there from the
     inventory's C(socle_waivers*) variables). A waiver is attached to its control on that host; a control
     in drift (or attestation_due) under a waiver that has not expired becomes C(waived). A waiver expires
@@ -105,6 +111,22 @@ def run_summary(record: dict) -> dict:
             "started": run["started"], "errors": len(run["errors"]), "hosts": hosts}
 
 
+MULTI_TAG = "socle_controls"
+CONTROL_ID_RE = re.compile(r"^M[1-8]-(?:LNX|WIN|ORG)-[A-Z0-9]+(?:-[A-Z0-9]+)*$")
+
+
+def selected_controls(tags) -> list[str]:
+    """The control IDs among a task's tags that this run selects (--tags, --skip-tags)."""
+    def split(values) -> set[str]:
+        return {t.strip() for v in (values or ()) for t in str(v).split(",") if t.strip()}
+
+    wanted, skipped = split(context.CLIARGS.get("tags")), split(context.CLIARGS.get("skip_tags"))
+    ids = [t for t in dict.fromkeys(tags or []) if CONTROL_ID_RE.match(str(t))]
+    if wanted and not wanted & {"all", "always", "untagged"}:
+        ids = [t for t in ids if t in wanted]
+    return [t for t in ids if t not in skipped]
+
+
 def unified(diff: dict) -> str:
     """Unified diff text for one Ansible diff entry."""
     before, after = diff.get("before", ""), diff.get("after", "")
@@ -175,6 +197,10 @@ class CallbackModule(CallbackBase):
         name = ROLE_PREFIX_RE.sub("", result._task.get_name().strip())
         match = CONTROL_RE.match(name)
         msg = res.get("msg") if outcome in ("failed", "unreachable") else None
+        tags = getattr(result._task, "tags", None) or []
+        if not match and MULTI_TAG in tags:
+            self._record_several(host, name, tags, res, outcome, msg)
+            return
         if not match:
             if outcome == "failed":
                 entry["status"] = "error"
@@ -190,6 +216,23 @@ class CallbackModule(CallbackBase):
             "diff": None if secret else res.get("diff"),
             "finding": None if secret or not isinstance(res.get("socle_finding"), dict) else res["socle_finding"],
         })
+
+    def _record_several(self, host: str, name: str, tags, res: dict, outcome: str, msg) -> None:
+        """A task measuring several controls (tag socle_controls): one entry per selected control."""
+        findings = res.get("socle_findings") if isinstance(res.get("socle_findings"), dict) else {}
+        secret = bool(res.get("_ansible_no_log")) or "censored" in res
+        for cid in selected_controls(tags):
+            if outcome in ("ok", "changed"):
+                finding = findings.get(cid)
+                if not isinstance(finding, dict):
+                    continue  # this call did not measure that control
+                if secret:  # the status only: expected and actual may hold what no_log hides
+                    finding = {"status": finding.get("status")}
+                entry = {"result": "ok", "msg": None, "finding": finding}
+            else:
+                entry = {"result": outcome, "msg": None if msg is None else str(msg), "finding": None}
+            self.tasks.setdefault(host, {}).setdefault(cid, []).append(
+                {"name": f"{cid} | {name}", "expected": None, "actual": None, "diff": None, **entry})
 
     def v2_runner_on_ok(self, result):
         self._record(result, "changed" if result._result.get("changed") else "ok")

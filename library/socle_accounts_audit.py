@@ -9,7 +9,7 @@ short_description: Measure account hygiene (empty passwords, extra UID 0, generi
 description:
   - Reads C(getent passwd), C(getent shadow), C(/etc/login.defs), the sudoers files (with their
     includes) and the login records the host keeps (C(/var/log/lastlog), C(/var/log/wtmp), the
-    wtmpdb and lastlog2 databases), and returns one finding per control in C(findings).
+    wtmpdb and lastlog2 databases), and returns one finding per control in C(socle_findings), which the run record gives each control (the task carries the tag C(socle_controls)).
   - Read-only, never changes anything, so check mode and apply give the same result.
   - Password hashes are never returned, only whether a password is empty, locked or set.
 options:
@@ -49,7 +49,7 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-findings:
+socle_findings:
   description: Control ID -> socle_finding (status, expected, actual).
   returned: always
   type: dict
@@ -229,7 +229,7 @@ def main() -> None:
     )
     known = {u["name"] for u in users}
     module.exit_json(
-        changed=False, findings=findings, operator=operator, login_sources=sources,
+        changed=False, socle_findings=findings, operator=operator, login_sources=sources,
         human_accounts=sorted(u["name"] for u in users if is_interactive(u, uid_min)),
         departed_present=[n for n in module.params["departed"] if n in known],
     )

@@ -49,7 +49,7 @@ def test_clean_host_all_compliant_and_no_login_record_is_not_applicable(host, ru
     assert result["changed"] is False
     assert result["operator"] == "socleadm"
     assert result["human_accounts"] == ["lea", "socleadm"]
-    statuses = {c: f["status"] for c, f in result["findings"].items()}
+    statuses = {c: f["status"] for c, f in result["socle_findings"].items()}
     assert statuses.pop("M5-LNX-UNUSED-ACCOUNTS") == "not_applicable"
     assert set(statuses.values()) == {"compliant"}
     assert calls == [["getent", "passwd"], ["getent", "shadow"]]
@@ -57,14 +57,14 @@ def test_clean_host_all_compliant_and_no_login_record_is_not_applicable(host, ru
 
 def test_same_result_in_check_mode_and_apply(host, run_module):
     host()
-    assert run_module(audit, {}, check_mode=True)["findings"] == run_module(audit, {})["findings"]
+    assert run_module(audit, {}, check_mode=True)["socle_findings"] == run_module(audit, {})["socle_findings"]
 
 
 def test_included_sudoers_file_is_read_and_dotted_names_are_skipped(host, run_module):
     _tmp, etc, _calls = host()
     (etc / "sudoers.d" / "everyone").write_text("ALL ALL=(ALL) NOPASSWD: ALL\n")
     (etc / "sudoers.d" / "skipped.bak").write_text("%users ALL=(ALL) NOPASSWD: ALL\n")
-    finding = run_module(audit, {})["findings"]["M5-LNX-SUDO-NOPASSWD"]
+    finding = run_module(audit, {})["socle_findings"]["M5-LNX-SUDO-NOPASSWD"]
     assert finding["status"] == "drift"
     assert finding["actual"] == "rules: ALL ALL=(ALL) NOPASSWD: ALL"
 
@@ -87,7 +87,7 @@ def test_wtmp_wtmpdb_and_lastlog2_are_merged(host, run_module):
     db.close()
     result = run_module(audit, {"unused_days": 30})
     assert result["login_sources"] == [str(tmp / "wtmp"), str(tmp / "wtmp.db"), str(tmp / "lastlog2.db")]
-    finding = result["findings"]["M5-LNX-UNUSED-ACCOUNTS"]
+    finding = result["socle_findings"]["M5-LNX-UNUSED-ACCOUNTS"]
     assert finding["status"] == "drift"
     assert finding["actual"].startswith("unused accounts: lea (last login ")
 

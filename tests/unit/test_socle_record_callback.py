@@ -60,3 +60,75 @@ def test_role_prefix_is_stripped_before_matching():
     name = cb.ROLE_PREFIX_RE.sub("", "session_lock : M4-LNX-SSH-IDLE | Drop idle SSH sessions")
     assert cb.CONTROL_RE.match(name).group(1) == "M4-LNX-SSH-IDLE"
     assert cb.CONTROL_RE.match("Gather the facts Socle needs") is None
+
+
+# -- one task measuring several controls (tag socle_controls) -------------------------------------
+class FakeTask:
+    def __init__(self, name: str, tags: list[str]):
+        self.name, self.tags = name, tags
+
+    def get_name(self) -> str:
+        return self.name
+
+
+class FakeHost:
+    def get_name(self) -> str:
+        return "pc1"
+
+
+class FakeResult:
+    def __init__(self, task: FakeTask, result: dict):
+        self._task, self._host, self._result = task, FakeHost(), result
+
+
+MEASURE = FakeTask("updates : Measure the update state of the host (read-only)",
+                   ["socle_controls", "M1-LNX-PENDING-SECURITY", "M1-LNX-LAST-RUN", "M1-LNX-APT-ORIGINS"])
+FINDINGS = {"M1-LNX-PENDING-SECURITY": {"status": "drift", "expected": "0", "actual": "3 pending"},
+            "M1-LNX-LAST-RUN": {"status": "compliant", "expected": "<= 48 h", "actual": "3 h ago"}}
+
+
+def controls(plugin) -> dict:
+    return {cid: plugin.control(tasks) for cid, tasks in plugin.tasks.get("pc1", {}).items()}
+
+
+def test_each_listed_control_gets_its_finding_and_unmeasured_ones_nothing(plugin, monkeypatch):
+    monkeypatch.setattr(cb.context, "CLIARGS", {"tags": ("all",), "skip_tags": ()})
+    plugin.v2_runner_on_ok(FakeResult(MEASURE, {"changed": False, "socle_findings": FINDINGS}))
+    got = controls(plugin)
+    assert set(got) == {"M1-LNX-PENDING-SECURITY", "M1-LNX-LAST-RUN"}  # no finding for APT-ORIGINS
+    assert got["M1-LNX-PENDING-SECURITY"]["status"] == "drift" and got["M1-LNX-PENDING-SECURITY"]["finding"]
+    assert got["M1-LNX-PENDING-SECURITY"]["actual"] == "3 pending"
+    assert got["M1-LNX-LAST-RUN"]["status"] == "compliant"
+    assert plugin.hosts["pc1"]["status"] == "ok"
+
+
+def test_a_failed_or_skipped_measure_gives_each_listed_control_that_outcome(plugin, monkeypatch):
+    monkeypatch.setattr(cb.context, "CLIARGS", {"tags": ("all",), "skip_tags": ()})
+    plugin.v2_runner_on_failed(FakeResult(MEASURE, {"failed": True, "msg": "apt-get -s upgrade failed"}))
+    got = controls(plugin)
+    assert {c: r["status"] for c, r in got.items()} == dict.fromkeys(
+        ["M1-LNX-PENDING-SECURITY", "M1-LNX-LAST-RUN", "M1-LNX-APT-ORIGINS"], "error")
+    assert "apt-get -s upgrade failed" in got["M1-LNX-LAST-RUN"]["message"]
+    skipped = cb.CallbackModule()
+    skipped.v2_runner_on_skipped(FakeResult(MEASURE, {"skipped": True}))
+    assert {r["status"] for r in controls(skipped).values()} == {"not_applicable"}
+
+
+def test_only_the_controls_the_run_selects_are_recorded(plugin, monkeypatch):
+    monkeypatch.setattr(cb.context, "CLIARGS", {"tags": ("M1-LNX-LAST-RUN,M4-LNX-SSH-IDLE",), "skip_tags": ()})
+    plugin.v2_runner_on_ok(FakeResult(MEASURE, {"changed": False, "socle_findings": FINDINGS}))
+    assert set(controls(plugin)) == {"M1-LNX-LAST-RUN"}
+    monkeypatch.setattr(cb.context, "CLIARGS", {"tags": ("all",), "skip_tags": ("M1-LNX-LAST-RUN",)})
+    other = cb.CallbackModule()
+    other.v2_runner_on_ok(FakeResult(MEASURE, {"changed": False, "socle_findings": FINDINGS}))
+    assert set(controls(other)) == {"M1-LNX-PENDING-SECURITY"}
+
+
+def test_a_no_log_measure_keeps_statuses_but_no_values(plugin, monkeypatch):
+    monkeypatch.setattr(cb.context, "CLIARGS", {"tags": ("all",), "skip_tags": ()})
+    plugin.v2_runner_on_ok(FakeResult(MEASURE, {"changed": False, "_ansible_no_log": True,
+                                                "socle_findings": FINDINGS}))
+    got = controls(plugin)
+    assert {c: r["status"] for c, r in got.items()} == {"M1-LNX-PENDING-SECURITY": "drift",
+                                                       "M1-LNX-LAST-RUN": "compliant"}
+    assert all(r["actual"] is None and r["expected"] is None for r in got.values())
