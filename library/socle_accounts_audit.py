@@ -9,7 +9,8 @@ short_description: Measure account hygiene (empty passwords, extra UID 0, generi
 description:
   - Reads C(getent passwd), C(getent shadow), C(/etc/login.defs), the sudoers files (with their
     includes) and the login records the host keeps (C(/var/log/lastlog), C(/var/log/wtmp), the
-    wtmpdb and lastlog2 databases), and returns one finding per control in C(socle_findings), which the run record gives each control (the task carries the tag C(socle_controls)).
+    wtmpdb and lastlog2 databases), and returns one finding per control in C(socle_findings),
+    which the run record gives each control (the task carries the tag C(socle_controls)).
   - Read-only, never changes anything, so check mode and apply give the same result.
   - Password hashes are never returned, only whether a password is empty, locked or set.
 options:

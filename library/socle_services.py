@@ -21,6 +21,11 @@ options:
     description: Reload systemd's unit files first (after unit files were written), outside check mode.
     type: bool
     default: false
+  start:
+    description: Start the units as well as enable them. C(false) only enables them, for units that cannot
+      run on this host yet (they start at boot or at a later run); a running unit is never stopped.
+    type: bool
+    default: true
   control:
     description: Control ID, for messages.
     type: str
@@ -63,6 +68,7 @@ def main() -> None:
         argument_spec={
             "names": {"type": "list", "elements": "str", "required": True},
             "daemon_reload": {"type": "bool", "default": False},
+            "start": {"type": "bool", "default": True},
             "control": {"type": "str", "default": ""},
         },
         supports_check_mode=True,
@@ -87,14 +93,15 @@ def main() -> None:
         enabled = module.run_command([systemctl, "is-enabled", unit])[0] == 0
         active = module.run_command([systemctl, "is-active", unit])[0] == 0
         states[unit] = (enabled, active)
-    todo = [u for u, (enabled, active) in states.items() if not (enabled and active)]
+    start = module.params["start"]
+    todo = [u for u, (enabled, active) in states.items() if not enabled or (start and not active)]
     diff = {"before_header": "systemd units", "after_header": "systemd units",
             "before": "".join(state_line(u, *states[u]) for u in todo),
-            "after": "".join(state_line(u, True, True) for u in todo)}
+            "after": "".join(state_line(u, True, start or states[u][1]) for u in todo)}
     if todo and not module.check_mode:
         for unit in todo:
             enabled, active = states[unit]
-            for verb, needed in (("enable", not enabled), ("start", not active)):
+            for verb, needed in (("enable", not enabled), ("start", start and not active)):
                 if not needed:
                     continue
                 rc, _out, err = module.run_command([systemctl, verb, unit])

@@ -48,7 +48,28 @@ def test_defaults_valid_and_equal_to_the_spec(role):
     ("antivirus", {"antivirus_quarantine": "delete"}, "antivirus_quarantine"),
     ("antivirus", {"antivirus_max_signature_age_h": 500}, "above the maximum 168"),
     ("antivirus", {"antivirus_scan_frequency": "hourly"}, "antivirus_scan_frequency"),
+    ("antivirus", {"antivirus_on_access_paths": ["home"]}, "antivirus_on_access_paths[0] = 'home' is malformed"),
+    ("antivirus", {"antivirus_on_access_paths": ["/home", "/"]}, "antivirus_on_access_paths[1] = '/' is malformed"),
+    ("antivirus", {"antivirus_on_access_paths": ["/srv/my files"]}, "antivirus_on_access_paths[0] = '/srv/my files'"),
+    ("antivirus", {"antivirus_on_access_paths": ['/home"; rm']}, "clamonacc refuses to watch"),
+    ("antivirus", {"antivirus_onaccess": True},
+     "unknown variable antivirus_onaccess; did you mean antivirus_on_access?"),
 ])
 def test_bad_values_are_refused(role, values, words):
     errors = check(role, values)
     assert errors and any(words in e for e in errors), errors
+
+
+@pytest.mark.parametrize(("values", "name", "wanted"), [
+    ({"antivirus_on_access": "sometimes"}, "antivirus_on_access", "bool"),
+    ({"antivirus_on_access_prevention": "maybe"}, "antivirus_on_access_prevention", "bool"),
+    ({"antivirus_on_access_paths": {"/home": True}}, "antivirus_on_access_paths", "list"),
+])
+def test_on_access_wrong_types_name_the_variable_and_the_type(values, name, wanted):
+    errors = check("antivirus", values)
+    assert len(errors) == 1 and f"'{name}'" in errors[0] and f"unable to convert to {wanted}" in errors[0], errors
+
+
+def test_on_access_values_as_an_inventory_or_the_command_line_gives_them_are_valid():
+    assert check("antivirus", {"antivirus_on_access": "true", "antivirus_on_access_paths": ["/home", "/srv/partage/"],
+                               "antivirus_on_access_prevention": "yes"}) == []

@@ -20,7 +20,12 @@ SETTINGS = {"M1-LNX-APT-UNATTENDED", "M1-LNX-APT-ORIGINS", "M1-LNX-REBOOT-POLICY
 FINDINGS = {"M1-LNX-PENDING-SECURITY", "M1-LNX-LAST-RUN", "M1-LNX-HELD-PACKAGES", "M1-LNX-REBOOT-REQUIRED",
             "M2-LNX-CLAMAV-SIG-AGE"}
 NOT_APPLICABLE = {"M1-LNX-DNF-AUTOMATIC"}  # RHEL family only: not run live (no RHEL mirror here)
-CONTROLS = SETTINGS | FINDINGS | NOT_APPLICABLE
+# On-access scanning: turned on for upd13-srv only (not_applicable on upd12-srv). A setting with a runtime
+# finding: clamonacc cannot run in a lab container (fanotify needs CAP_SYS_ADMIN) and clamd has no
+# signatures, so the finding stays drift after converge; what is enforced is the configuration.
+ONACC = "M2-LNX-AV-ONACCESS"
+ONACC_HOST = ("upd13-srv", ONACC)
+CONTROLS = SETTINGS | FINDINGS | NOT_APPLICABLE | {ONACC}
 SCENARIO = Scenario(controls=CONTROLS)
 lab_host = SCENARIO.host
 UU_LOG = "/var/log/unattended-upgrades/unattended-upgrades.log"
@@ -86,6 +91,26 @@ def test_scan_service_and_freshclam_policy(host):
         assert not quarantine.exists
 
 
+def test_on_access_configured_where_the_policy_turns_it_on(host):
+    """upd13-srv: clamd.conf and clamonacc's options per policy, units enabled, and honestly not running."""
+    if name_of(host) != "upd13-srv":  # antivirus_on_access false: the role does not touch on-access
+        assert not host.package("clamav-daemon").is_installed
+        assert not host.file("/etc/systemd/system/clamav-clamonacc.service.d/socle.conf").exists
+        return
+    assert host.package("clamav-daemon").is_installed
+    conf = host.file("/etc/clamav/clamd.conf").content_string.splitlines()
+    assert [line for line in conf if line.startswith("OnAccessIncludePath")] == [
+        "OnAccessIncludePath /home", "OnAccessIncludePath /srv"]
+    assert "OnAccessExcludeUname clamav" in conf and "OnAccessPrevention yes" in conf
+    exec_start = host.check_output("systemctl show clamav-clamonacc.service -p ExecStart --value")
+    assert "/usr/sbin/clamonacc -F --fdpass --log=/var/log/clamav/clamonacc.log" in exec_start
+    assert "--move=/var/lib/socle/quarantine" in exec_start and "/root/quarantine" not in exec_start
+    for unit in ("clamav-daemon.service", "clamav-clamonacc.service"):
+        assert host.service(unit).is_enabled, unit
+        # not started: no signatures for clamd, no fanotify for clamonacc in a container
+        assert not host.service(unit).is_running, unit
+
+
 def test_scan_service_runs(host):
     """The unit written by the role starts clamscan; without signatures clamscan refuses (rc 2)."""
     host.run("sudo -n systemctl start socle-clamscan.service")
@@ -102,7 +127,12 @@ def test_check_mode_predicted_exactly_what_apply_changed():
         assert set(audit.hosts[name].controls) == CONTROLS
         assert audit.hosts[name].controls["M1-LNX-DNF-AUTOMATIC"].status == "not_applicable"
     assert audit.setting_drift_pairs() == {(h, c) for h in HOSTS for c in SETTINGS}
-    assert audit.setting_drift_pairs() == converge.changed_pairs()
+    # on-access carries a finding, so it is not among the setting drifts; its check-mode changes still
+    # equal exactly what converge changed
+    assert audit.hosts["upd13-srv"].controls[ONACC].status == "drift"
+    assert audit.hosts["upd12-srv"].controls[ONACC].status == "not_applicable"
+    assert audit.changed_pairs() == audit.setting_drift_pairs() | {ONACC_HOST}
+    assert audit.changed_pairs() == converge.changed_pairs()
     assert idempotence.changed_pairs() == set()
 
 
@@ -118,6 +148,13 @@ def test_findings_tell_the_truth_on_fresh_lab_hosts():
         assert controls["M1-LNX-HELD-PACKAGES"].status == "compliant"
         assert controls["M1-LNX-REBOOT-REQUIRED"].status == "compliant"
         assert all(controls[c].finding for c in FINDINGS)
+    on_access = idempotence.hosts["upd13-srv"].controls[ONACC]
+    assert on_access.status == "drift" and not on_access.changed
+    assert "no signature database (main and daily)" in on_access.actual
+    assert "clamonacc cannot run on this host: fanotify_init failed: Operation not permitted" in on_access.actual
+    assert "OnAccessIncludePath /home, OnAccessIncludePath /srv" in on_access.actual
+    off = idempotence.hosts["upd12-srv"].controls[ONACC]
+    assert off.status == "not_applicable" and "antivirus_on_access is false" in off.actual
 
 
 # -- evidence built by hand, and breakages: the audit names exactly the broken control -----------
@@ -172,7 +209,9 @@ def test_evidence_makes_findings_compliant_then_breakages_are_named_alone(tmp_pa
         sudo(name, uu_log(3))
         sudo(name, clamav_db(5))
     clean = socle("audit", tmp_path / "clean", **TOLERANT)
-    assert clean.exit_code() == 0, {p: clean.hosts[p[0]].controls[p[1]].actual for p in clean.drift_pairs()}
+    # every control compliant but on-access on upd13-srv, whose finding cannot be met in a container
+    assert flagged(clean) == {ONACC_HOST}, {p: clean.hosts[p[0]].controls[p[1]].actual for p in flagged(clean)}
+    assert not clean.hosts["upd13-srv"].controls[ONACC].changed and clean.exit_code() == 2
     assert "daily.cld version 27480" in clean.hosts["upd12-srv"].controls["M2-LNX-CLAMAV-SIG-AGE"].actual
     assert all(clean.hosts[h].controls["M1-LNX-PENDING-SECURITY"].status == "compliant" for h in HOSTS)
 
@@ -207,6 +246,9 @@ def test_evidence_makes_findings_compliant_then_breakages_are_named_alone(tmp_pa
             "systemctl disable --now socle-clamscan.timer && rm /etc/systemd/system/socle-clamscan.timer"
             " && systemctl daemon-reload",
         ("upd13-srv", "M2-LNX-FRESHCLAM"): "sed -i 's/^Checks .*/Checks 1/' /etc/clamav/freshclam.conf",
+        ONACC_HOST:
+            "sed -i -e '/^OnAccessExcludeUname clamav$/d' -e 's|^OnAccessIncludePath /srv$|OnAccessIncludePath /tmp|'"
+            " /etc/clamav/clamd.conf && systemctl disable clamav-clamonacc.service",
         ("upd13-srv", "M1-LNX-LAST-RUN"): uu_log(24 * 5),
         ("upd12-srv", "M1-LNX-HELD-PACKAGES"): "apt-mark hold tzdata >/dev/null",
         ("upd13-srv", "M1-LNX-REBOOT-REQUIRED"):
@@ -220,6 +262,7 @@ def test_evidence_makes_findings_compliant_then_breakages_are_named_alone(tmp_pa
     assert flagged(audit) == set(breakages), flagged(audit) ^ set(breakages)
     assert all(audit.hosts[h].controls[c].status == "drift" for h, c in breakages)
     assert audit.exit_code() == 2
+    assert audit.hosts["upd13-srv"].controls[ONACC].changed  # the broken settings, not only the finding
     assert "(120 h ago)" in audit.hosts["upd13-srv"].controls["M1-LNX-LAST-RUN"].actual
     assert "(96 h ago)" in audit.hosts["upd13-srv"].controls["M2-LNX-CLAMAV-SIG-AGE"].actual
     assert "tzdata" in audit.hosts["upd12-srv"].controls["M1-LNX-HELD-PACKAGES"].actual
@@ -227,10 +270,10 @@ def test_evidence_makes_findings_compliant_then_breakages_are_named_alone(tmp_pa
     # apply repairs exactly the settings; findings keep their status (apply cannot fake evidence),
     # except the hold, which this run's policy allows
     fixed = socle("apply", tmp_path / "fixed", updates_allowed_holds=["tzdata"], **TOLERANT)
-    settings_broken = {(h, c) for h, c in breakages if c in SETTINGS}
+    settings_broken = {(h, c) for h, c in breakages if c in SETTINGS | {ONACC}}
     assert fixed.changed_pairs() == settings_broken
     held = ("upd12-srv", "M1-LNX-HELD-PACKAGES")
-    assert fixed.drift_pairs() == set(breakages) - settings_broken - {held}
+    assert fixed.drift_pairs() == (set(breakages) - settings_broken - {held}) | {ONACC_HOST}
     assert fixed.hosts["upd12-srv"].controls["M1-LNX-HELD-PACKAGES"].status == "compliant"
 
     # leave the hosts as the lab truly is (molecule destroys them next; this keeps a re-run of verify honest)
