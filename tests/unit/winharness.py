@@ -155,11 +155,13 @@ class Run:
 
 
 def render_role(role: str, policy: dict[str, Any] | None = None, probe: dict[str, Any] | None = None,
-                registered: dict[str, Any] | None = None) -> list[Run]:
+                registered: dict[str, Any] | None = None, tasks: str = "windows.yml",
+                facts: dict[str, Any] | None = None) -> list[Run]:
     """Render roles/<role>/tasks/windows.yml for one Windows host with ``policy`` over the role defaults.
 
     The role's vars/main.yml applies over the policy, as role vars do in Ansible. ``registered``
     gives the results of host modules other than socle_win_probe (recorded outputs), by register name.
+    ``tasks`` and ``facts`` (the socle facts) render another task file for another host, a Linux one.
     """
     base = ROOT / "roles" / role
     variables: dict[str, Any] = _trust(yaml.safe_load((base / "defaults" / "main.yml").read_text(encoding="utf-8")))
@@ -167,11 +169,11 @@ def render_role(role: str, policy: dict[str, Any] | None = None, probe: dict[str
     if (base / "vars" / "main.yml").exists():
         variables.update(_trust(yaml.safe_load((base / "vars" / "main.yml").read_text(encoding="utf-8")) or {}))
     variables.update(_trust(registered or {}))
-    variables["ansible_facts"] = {"socle": {"os_family": "Windows"}}
+    variables["ansible_facts"] = {"socle": _trust(facts) if facts else {"os_family": "Windows"}}
     variables["inventory_hostname"] = "accueil-pc"
     loader = DataLoader()
     runs: list[Run] = []
-    for index, task in enumerate(load_tasks(base / "tasks" / "windows.yml")):
+    for index, task in enumerate(load_tasks(base / "tasks" / tasks)):
         module = module_of(task)
         name = str(task.get("name", ""))
         control = name.split(" | ", 1)[0] if " | " in name else None
