@@ -7,9 +7,10 @@ DOCUMENTATION = r"""
 module: socle_updates_facts
 short_description: Measure pending security updates, the last unattended-upgrades run, holds and reboots
 description:
-  - Makes every measurement of measure 1 in one round trip and returns them in C(findings), keyed by
+  - Makes every measurement of measure 1 in one round trip and returns them in C(socle_findings), keyed by
     control ID, each with C(status) (compliant, drift, or error when the measurement itself failed),
-    C(expected) and C(actual). The C(socle_finding) action then reports each under its own control.
+    C(expected) and C(actual). The run record reports each under its own control (the task carries
+    the tag C(socle_controls) and the four IDs).
   - Never changes the host; C(changed) is always false, in check mode and apply alike.
   - C(M1-LNX-PENDING-SECURITY) simulates C(apt-get -s upgrade) (no lock, no download) and counts the
     packages whose candidate comes from a security archive.
@@ -59,18 +60,15 @@ author: Socle
 """
 
 EXAMPLES = r"""
+# The run record gives each control its finding (tag socle_controls, then the control IDs).
 - name: Measure the update state of the host (read-only)
   socle_updates_facts:
     max_run_age_h: 48
-  register: __updates_state
-
-- name: M1-LNX-LAST-RUN | Age of the last successful unattended-upgrades run
-  socle_finding:
-    finding: "{{ __updates_state.findings['M1-LNX-LAST-RUN'] }}"
+  tags: [socle_controls, M1-LNX-PENDING-SECURITY, M1-LNX-LAST-RUN, M1-LNX-HELD-PACKAGES, M1-LNX-REBOOT-REQUIRED]
 """
 
 RETURN = r"""
-findings:
+socle_findings:
   description: Control ID to finding (C(status), C(expected), C(actual)).
   returned: always
   type: dict
@@ -186,7 +184,7 @@ def main() -> None:
     module.exit_json(
         apt_config_overrides=overrides,
         changed=False,
-        findings={
+        socle_findings={
             "M1-LNX-PENDING-SECURITY": pending_finding,
             "M1-LNX-LAST-RUN": last_finding,
             "M1-LNX-HELD-PACKAGES": holds_finding,

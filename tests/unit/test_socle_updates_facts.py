@@ -117,10 +117,10 @@ def fresh(tmp_path, simulation=SIMULATION, held="") -> tuple[dict, dict]:
 def test_module_measures_everything_in_one_call(run_module, tmp_path, check_mode):
     args, outputs = fresh(tmp_path)
     result, calls = run_with(run_module, args, outputs, check_mode)
-    assert result["changed"] is False and set(result["findings"]) == IDS
+    assert result["changed"] is False and set(result["socle_findings"]) == IDS
     assert [c[0] for c in calls] == ["apt-get", "apt-mark"]
     assert calls[0][:2] == ["apt-get", "-s"]
-    status = {cid: f["status"] for cid, f in result["findings"].items()}
+    status = {cid: f["status"] for cid, f in result["socle_findings"].items()}
     assert status == {"M1-LNX-PENDING-SECURITY": "drift", "M1-LNX-LAST-RUN": "drift",
                       "M1-LNX-HELD-PACKAGES": "compliant", "M1-LNX-REBOOT-REQUIRED": "compliant"}
     assert result["pending"] == ["libssl3 3.0.15-1~deb12u1", "openssl 3.0.15-1~deb12u1"]
@@ -132,20 +132,20 @@ def test_module_measures_everything_in_one_call(run_module, tmp_path, check_mode
 def test_module_thresholds(run_module, tmp_path):
     args, outputs = fresh(tmp_path, held="openssl\nzlib1g\n")
     result, _ = run_with(run_module, {**args, "max_pending_security": 2, "allowed_holds": ["zlib1g"]}, outputs)
-    assert result["findings"]["M1-LNX-PENDING-SECURITY"]["status"] == "compliant"
-    assert result["findings"]["M1-LNX-HELD-PACKAGES"]["status"] == "drift"
+    assert result["socle_findings"]["M1-LNX-PENDING-SECURITY"]["status"] == "compliant"
+    assert result["socle_findings"]["M1-LNX-HELD-PACKAGES"]["status"] == "drift"
     assert result["held"] == ["openssl", "zlib1g"]
     result, _ = run_with(run_module, {**args, "allowed_holds": ["zlib1g", "openssl"]}, outputs)
-    assert result["findings"]["M1-LNX-HELD-PACKAGES"]["status"] == "compliant"
+    assert result["socle_findings"]["M1-LNX-HELD-PACKAGES"]["status"] == "compliant"
 
 
 def test_module_failed_simulation_is_an_error_of_that_control_only(run_module, tmp_path):
     args, outputs = fresh(tmp_path)
     outputs["apt-get"] = (100, "", "E: The package lists or status file could not be parsed")
     result, _ = run_with(run_module, args, outputs)
-    assert result["findings"]["M1-LNX-PENDING-SECURITY"]["status"] == "error"
-    assert "could not be parsed" in result["findings"]["M1-LNX-PENDING-SECURITY"]["actual"]
-    assert result["findings"]["M1-LNX-HELD-PACKAGES"]["status"] == "compliant"
+    assert result["socle_findings"]["M1-LNX-PENDING-SECURITY"]["status"] == "error"
+    assert "could not be parsed" in result["socle_findings"]["M1-LNX-PENDING-SECURITY"]["actual"]
+    assert result["socle_findings"]["M1-LNX-HELD-PACKAGES"]["status"] == "compliant"
 
 
 def test_module_last_run_from_logs(run_module, tmp_path):
@@ -158,21 +158,21 @@ def test_module_last_run_from_logs(run_module, tmp_path):
         handle.write(f"{old:%Y-%m-%d %H:%M:%S},000 INFO Starting unattended upgrades script\n"
                      f"{old:%Y-%m-%d %H:%M:%S},500 INFO All upgrades installed\n")
     result, _ = run_with(run_module, args, outputs)
-    last = result["findings"]["M1-LNX-LAST-RUN"]
+    last = result["socle_findings"]["M1-LNX-LAST-RUN"]
     assert last["status"] == "drift" and "240 h ago" in last["actual"]
     (logs / "unattended-upgrades.log").write_text(
         f"{recent:%Y-%m-%d %H:%M:%S},000 INFO Starting unattended upgrades script\n"
         f"{recent:%Y-%m-%d %H:%M:%S},100 INFO No packages found that can be upgraded unattended and no pending"
         " auto-removals\n")
     result, _ = run_with(run_module, args, outputs)
-    assert result["findings"]["M1-LNX-LAST-RUN"]["status"] == "compliant"
+    assert result["socle_findings"]["M1-LNX-LAST-RUN"]["status"] == "compliant"
     assert result["last_run"].startswith(f"{recent:%Y-%m-%dT%H:%M}")
 
 
 def test_module_never_ran(run_module, tmp_path):
     args, outputs = fresh(tmp_path)
     result, _ = run_with(run_module, args, outputs)
-    assert result["findings"]["M1-LNX-LAST-RUN"] == {
+    assert result["socle_findings"]["M1-LNX-LAST-RUN"] == {
         "status": "drift", "expected": "a successful unattended-upgrades run less than 48 h ago",
         "actual": "no successful unattended-upgrades run recorded"}
 
@@ -183,11 +183,11 @@ def test_module_reboot_required(run_module, tmp_path):
     flag.write_text("*** System restart required ***\n")
     (tmp_path / "reboot-required.pkgs").write_text("linux-image-6.1.0-28-amd64\n")
     result, _ = run_with(run_module, args, outputs)
-    assert result["findings"]["M1-LNX-REBOOT-REQUIRED"]["status"] == "compliant"
+    assert result["socle_findings"]["M1-LNX-REBOOT-REQUIRED"]["status"] == "compliant"
     week_ago = time.time() - 8 * 24 * 3600
     os.utime(flag, (week_ago, week_ago))
     result, _ = run_with(run_module, args, outputs)
-    reboot = result["findings"]["M1-LNX-REBOOT-REQUIRED"]
+    reboot = result["socle_findings"]["M1-LNX-REBOOT-REQUIRED"]
     assert reboot["status"] == "drift" and "linux-image-6.1.0-28-amd64" in reboot["actual"]
 
 
