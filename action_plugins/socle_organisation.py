@@ -507,6 +507,22 @@ def _store(folder: str, name: str, data: bytes) -> str:
     return path
 
 
+RESTORE_TEST_RECORD = "/var/lib/restic/restore-test.json"
+
+
+def document_context(values: Mapping[str, Any], backups: list) -> dict[str, Any]:
+    """What the charter, runbook and banner templates are rendered from (validated facility data)."""
+    return {
+        "facility": values["organisation_facility"],
+        "charter_version": str(values.get("organisation_charter_version")),
+        "charter_date": str(values.get("organisation_charter_date") or ""),
+        "dir": values.get("organisation_dir"),
+        "windows_dir": values.get("organisation_windows_dir"),
+        "backups": backups,
+        "restore_test_record": RESTORE_TEST_RECORD,
+    }
+
+
 def pdf_cache_dir() -> str | None:
     """Where PDFs are kept between runs, by the digest of their HTML (None: no cache).
 
@@ -681,17 +697,8 @@ class ActionModule(ActionBase):
                 result["msg"] = "; ".join(errors)
                 return result
             lang = values.get("organisation_lang") or "fr"
-            context = {
-                "facility": values["organisation_facility"],
-                "charter_version": str(values.get("organisation_charter_version")),
-                "charter_date": str(values.get("organisation_charter_date") or ""),
-                "dir": values.get("organisation_dir"),
-                "windows_dir": values.get("organisation_windows_dir"),
-                "backups": backup_context(
-                    task_vars, task_vars.get("socle_facility"), self._role_defaults("backup"), self._templar.template
-                ),
-                "restore_test_record": "/var/lib/restic/restore-test.json",
-            }
+            context = document_context(values, backup_context(
+                task_vars, task_vars.get("socle_facility"), self._role_defaults("backup"), self._templar.template))
             try:
                 docs = render_documents(os.path.join(self._role_dir("organisation"), "templates"), lang, context)
                 folder = os.path.join(C.DEFAULT_LOCAL_TMP, "socle-organisation")

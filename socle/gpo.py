@@ -505,18 +505,22 @@ def _trusted(value: Any) -> Any:
     return value
 
 
-def _windows_decisions():
-    """module_utils/socle_windows.py (the values the tasks compute), loaded by path as the filters do."""
+def _load_by_path(name: str, relpath: str):
+    """A project file that is not importable from here (module_utils, plugins), loaded once by path."""
     import importlib.util
     import sys
 
-    name = "socle_module_utils_windows"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "module_utils" / "socle_windows.py")
+        spec = importlib.util.spec_from_file_location(name, ROOT / relpath)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
     return sys.modules[name]
+
+
+def _windows_decisions():
+    """module_utils/socle_windows.py (the values the tasks compute), loaded by path as the filters do."""
+    return _load_by_path("socle_module_utils_windows", "module_utils/socle_windows.py")
 
 
 def _load_trusted(path: Path) -> Any:
@@ -574,16 +578,7 @@ def winrm_firewall_rule(ports: Iterable[Any], networks: Iterable[Any]) -> str:
 
 def _organisation_plugin():
     """action_plugins/socle_organisation.py (validation and the banner text), loaded by path."""
-    import importlib.util
-    import sys
-
-    name = "socle_action_plugins_organisation_for_gpo"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "action_plugins" / "socle_organisation.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return _load_by_path("socle_action_plugins_organisation_for_gpo", "action_plugins/socle_organisation.py")
 
 
 def legal_notice(values: Mapping[str, Any]) -> tuple[str, str]:
@@ -597,15 +592,7 @@ def legal_notice(values: Mapping[str, Any]) -> tuple[str, str]:
     errors = org.validate(values)
     if errors:
         raise PolError("organisation: " + "; ".join(errors))
-    context = {
-        "facility": values["organisation_facility"],
-        "charter_version": str(values.get("organisation_charter_version")),
-        "charter_date": str(values.get("organisation_charter_date") or ""),
-        "dir": values.get("organisation_dir"),
-        "windows_dir": values.get("organisation_windows_dir"),
-        "backups": [],  # used by the runbook, not by the banner
-        "restore_test_record": "/var/lib/restic/restore-test.json",
-    }
+    context = org.document_context(values, backups=[])  # backups: used by the runbook, not by the banner
     templates = str(ROOT / "roles" / "organisation" / "templates")
     docs = org.render_documents(templates, values.get("organisation_lang") or "fr", context)
     return str(values["organisation_facility"]["name"]), docs["banner_windows"]
