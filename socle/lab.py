@@ -791,7 +791,7 @@ def up(hosts_spec: Sequence[HostSpec] | None = None, timeout: float = BOOT_TIMEO
                 errors.append(f"{spec.name}: {exc}")
     if errors:
         raise LabError(
-            "some hosts did not come up (inspect with `podman logs socle-lab-HOST`, clean with `down`):\n  "
+            f"some hosts did not come up (inspect with `podman logs {CONTAINER_PREFIX}HOST`, clean with `down`):\n  "
             + "\n  ".join(errors)
         )
     ordered = [hosts[spec.name] for spec in specs]
