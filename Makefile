@@ -81,7 +81,7 @@ lab-down: venv
 # The scenarios' output is long: on failure, the failing tests and errors are repeated at the end, where a
 # CI log's tail shows them.
 molecule: deps
-	@mkdir -p out; set -o pipefail; cd $(CURDIR) && $(BIN)/molecule test --all 2>&1 | tee out/molecule.log; rc=$$?; \
+	@mkdir -p out; set -o pipefail; cd $(CURDIR) && COLUMNS=250 $(BIN)/molecule test --all 2>&1 | tee out/molecule.log; rc=$$?; \
 	if [ $$rc -ne 0 ]; then echo "== molecule failed (exit $$rc); failing tests and errors, from out/molecule.log: =="; \
 	  sed 's/\x1b\[[0-9;]*m//g' out/molecule.log | grep -a -E "FAILED|ERROR|│ E  |^E  |fatal: |failed=[1-9]|Traceback|Error:" \
 	  | tail -120; fi; exit $$rc

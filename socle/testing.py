@@ -53,7 +53,10 @@ class Scenario:
         runs = records_by_mode(self.records)
         counts = {mode: len(found) for mode, found in runs.items()}
         if counts != {"audit": 1, "apply": 2}:
-            raise AssertionError(f"expected 1 check run and 2 apply runs of converge.yml, found {counts}")
+            found = "; ".join(f"{mode} {r.run.id} started {r.run.started} playbooks {r.run.playbooks}"
+                              for mode, records in runs.items() for r in records)
+            raise AssertionError(f"expected 1 check run and 2 apply runs of converge.yml in {self.records},"
+                                 f" found {counts}: {found}")
         return runs["audit"][0], runs["apply"][0], runs["apply"][1]
 
     def host(self, name: str):
