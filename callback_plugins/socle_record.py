@@ -15,9 +15,11 @@ description:
     organisational evidence attested or attestation_due),
     C(expected) and C(actual) - a measurement such as a signature age or a last backup age. Its status
     is the control's in audit and apply alike, and the control is marked C(finding).
-  - A task that measures several controls in one call carries the tag C(socle_controls) and the control
-    IDs as tags; its name starts with no ID. When it succeeds, its result's C(socle_findings) (control
-    ID to finding) gives each listed control its finding, exactly as a C(socle_finding) task would; when
+  - A task that measures or sets several controls in one call carries the tag C(socle_controls) and the
+    control IDs as tags; its name starts with no ID. When it succeeds, its result's C(socle_findings) (control
+    ID to finding) gives each listed control its finding, exactly as a C(socle_finding) task would, and its
+    C(socle_results) (control ID to C(changed), C(diff), C(expected), C(actual)) gives each control its own
+    share of the changes, as if that control had had its own task; when
     it fails, is skipped or the host is unreachable, every listed control gets that outcome (so one
     skipped include of a role's task file makes each of its controls C(not_applicable)). Only the
     controls selected by C(--tags) and not by C(--skip-tags) are recorded.
@@ -220,19 +222,25 @@ class CallbackModule(CallbackBase):
     def _record_several(self, host: str, name: str, tags, res: dict, outcome: str, msg) -> None:
         """A task measuring several controls (tag socle_controls): one entry per selected control."""
         findings = res.get("socle_findings") if isinstance(res.get("socle_findings"), dict) else {}
+        results = res.get("socle_results") if isinstance(res.get("socle_results"), dict) else {}
         secret = bool(res.get("_ansible_no_log")) or "censored" in res
         for cid in selected_controls(tags):
+            entry = {"expected": None, "actual": None, "diff": None}
             if outcome in ("ok", "changed"):
-                finding = findings.get(cid)
-                if not isinstance(finding, dict):
-                    continue  # this call did not measure that control
-                if secret:  # the status only: expected and actual may hold what no_log hides
+                finding, result = findings.get(cid), results.get(cid)
+                if not isinstance(finding, dict) and not isinstance(result, dict):
+                    continue  # this call neither measured nor set that control
+                if isinstance(finding, dict) and secret:  # the status only: expected and actual may hold secrets
                     finding = {"status": finding.get("status")}
-                entry = {"result": "ok", "msg": None, "finding": finding}
+                entry.update(result="ok", msg=None, finding=finding if isinstance(finding, dict) else None)
+                if isinstance(result, dict):  # the control's own share of the call: changed or not, its diff
+                    entry["result"] = "changed" if result.get("changed") else "ok"
+                    if not secret:
+                        entry.update(expected=result.get("expected"), actual=result.get("actual"),
+                                     diff=result.get("diff"))
             else:
-                entry = {"result": outcome, "msg": None if msg is None else str(msg), "finding": None}
-            self.tasks.setdefault(host, {}).setdefault(cid, []).append(
-                {"name": f"{cid} | {name}", "expected": None, "actual": None, "diff": None, **entry})
+                entry.update(result=outcome, msg=None if msg is None else str(msg), finding=None)
+            self.tasks.setdefault(host, {}).setdefault(cid, []).append({"name": f"{cid} | {name}", **entry})
 
     def v2_runner_on_ok(self, result):
         self._record(result, "changed" if result._result.get("changed") else "ok")

@@ -1,21 +1,24 @@
 #!/usr/bin/python
-"""Own several files and folders of one control in a single round trip: content, lines, mode, owner."""
+"""Own several files and folders, of one control or several, in a single round trip: content, lines, mode, owner."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: socle_file
-short_description: Set the content, lines, mode and owner of the files of one control in one call
+short_description: Set the content, lines, mode and owner of the files of one or more controls in one call
 description:
   - One module call for what would otherwise be a loop of C(copy), C(template), C(lineinfile) and
     C(file) tasks, each a round trip with its own stat and diff transfers. Every entry is measured
     first; in check mode nothing is written and the result says exactly what a real run would change.
+  - Entries may belong to different controls (C(control) of the entry, else the module's). The result's
+    C(socle_results) then gives each control its own C(changed) and C(diff), which the C(socle_record)
+    callback splits by control when the task carries the tag C(socle_controls) and the control IDs.
   - A file with C(content) is owned whole; a file with C(lines) keeps everything else it holds, as
     C(lineinfile) would (the last line matching each C(regexp) is replaced, else the line is appended
     unless it is already there). Writes are atomic (temp file and rename in the same folder).
 options:
   control:
-    description: Control ID, for messages.
+    description: Control ID of the entries that name none; used in messages.
     type: str
     default: ''
   entries:
@@ -28,6 +31,9 @@ options:
         description: Absolute path.
         type: path
         required: true
+      control:
+        description: Control ID of this entry (default the module's C(control)).
+        type: str
       state:
         description: C(file) or C(directory).
         type: str
@@ -78,6 +84,10 @@ changed_paths:
   returned: always
   type: list
   elements: str
+socle_results:
+  description: Per control ID of the entries, C(changed) and C(diff) (the control's own share of the call).
+  returned: always
+  type: dict
 """
 
 import base64
@@ -254,6 +264,7 @@ def main() -> None:
             "control": {"type": "str", "default": ""},
             "entries": {"type": "list", "elements": "dict", "required": True, "options": {
                 "path": {"type": "path", "required": True},
+                "control": {"type": "str"},
                 "state": {"type": "str", "choices": ["file", "directory"], "default": "file"},
                 "content": {"type": "str"},
                 "content_base64": {"type": "str", "no_log": False},
@@ -269,17 +280,23 @@ def main() -> None:
     for entry in entries:
         problem = check_entry(entry)
         if problem:
-            module.fail_json(msg=f"{module.params['control'] or 'socle_file'}: {problem}; nothing was changed")
-    changed_paths, diffs, plans = [], [], []
+            control = entry.get("control") or module.params["control"]
+            module.fail_json(msg=f"{control or 'socle_file'}: {problem}; nothing was changed")
+    changed_paths, diffs, plans, results = [], [], [], {}
     for entry in entries:
+        control = entry.get("control") or module.params["control"]
         try:
             new, entry_diffs, wanted = plan(entry)
         except (ValueError, OSError) as exc:
-            module.fail_json(msg=f"{module.params['control'] or 'socle_file'}: {exc}; nothing was changed")
+            module.fail_json(msg=f"{control or 'socle_file'}: {exc}; nothing was changed")
         plans.append((entry, new, bool(entry_diffs), wanted))
+        share = results.setdefault(control, {"changed": False, "diff": []}) if control else None
         if entry_diffs:
             changed_paths.append(entry["path"])
             diffs += entry_diffs
+            if share is not None:
+                share["changed"] = True
+                share["diff"] += entry_diffs
     if changed_paths and not module.check_mode:
         for entry, new, changed, wanted in plans:
             if not changed:
@@ -293,9 +310,10 @@ def main() -> None:
                     atomic_write(module, path, new, 0o600)
                 set_attributes(path, wanted)
             except OSError as exc:
-                module.fail_json(msg=f"{module.params['control'] or 'socle_file'}: could not write {path}: {exc}",
+                control = entry.get("control") or module.params["control"]
+                module.fail_json(msg=f"{control or 'socle_file'}: could not write {path}: {exc}",
                                  changed_paths=changed_paths)
-    module.exit_json(changed=bool(changed_paths), changed_paths=changed_paths, diff=diffs)
+    module.exit_json(changed=bool(changed_paths), changed_paths=changed_paths, diff=diffs, socle_results=results)
 
 
 if __name__ == "__main__":

@@ -16,18 +16,34 @@ description:
   - Check mode reads the same files and predicts exactly whether apply changes something.
   - When common-* files were edited by hand, pam-auth-update refuses to update them; the module then
     fails and says so instead of reporting a change that did not happen.
+  - With C(profiles), several profiles are checked in one call and enabled by one pam-auth-update run;
+    the result's C(socle_results) gives each control its own C(changed) and C(diff) (see C(socle_record)).
 options:
   name:
-    description: Profile name (file name under C(/usr/share/pam-configs)).
+    description: Profile name (file name under C(/usr/share/pam-configs)). One of C(name) and C(profiles).
     type: str
-    required: true
   content:
     description: Full profile text. Omit to enable a profile shipped by a package (such as C(pwquality)).
     type: str
   control:
-    description: Control ID, used in messages.
+    description: Control ID, used in messages (and for the profiles that name none).
     type: str
     default: ''
+  profiles:
+    description: Several profiles, each C({name, content, control}) as above.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Profile name.
+        type: str
+        required: true
+      content:
+        description: Full profile text; omit for a packaged profile.
+        type: str
+      control:
+        description: Control ID of this profile.
+        type: str
 attributes:
   check_mode:
     support: full
@@ -136,38 +152,31 @@ def describe(profile: str) -> str:
     return "\n".join(f"{t}: {line}" for t, lines in parse_profile(profile).items() for line in lines)
 
 
-def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "name": {"type": "str", "required": True},
-            "content": {"type": "str"},
-            "control": {"type": "str", "default": ""},
-        },
-        supports_check_mode=True,
-    )
-    name, content = module.params["name"], module.params["content"]
-    if not NAME_RE.match(name):
-        module.fail_json(msg=f"name: invalid profile name {name!r}")
-    if content is not None and not parse_profile(content):
-        module.fail_json(msg="content: the profile has no module line (Auth:, Account:, Password: or Session:)")
-    tool = module.get_bin_path("pam-auth-update", opt_dirs=["/usr/sbin"])
-    if tool is None:
-        module.fail_json(msg="pam-auth-update is not installed (package libpam-runtime)")
+class Refused(Exception):
+    """A profile that cannot be set; the message says why."""
 
+
+def plan(name: str, content: str | None, check_mode: bool, state: dict[str, str],
+         common: dict[str, str]) -> dict:
+    """What one profile needs: its result (changed, expected, actual, diff) and whether its file changes."""
+    if not NAME_RE.match(name):
+        raise Refused(f"name: invalid profile name {name!r}")
+    if content is not None and not parse_profile(content):
+        raise Refused(f"{name}: the profile has no module line (Auth:, Account:, Password: or Session:)")
     path = os.path.join(PROFILES_DIR, name)
     before = read_text(path)
     wanted = content if content is not None else before
     if wanted is None:
         # A packaged profile that is not there yet: in check mode the package install before this task
         # was only predicted, so predict the enabling too; in apply mode it is an error.
-        if module.check_mode:
-            module.exit_json(changed=True, expected=f"profile {name} enabled",
-                             actual=f"profile {name} absent (its package is not installed yet)",
-                             diff=[{"before": f"{name}: absent\n", "after": f"{name}: enabled\n",
-                                    "before_header": "pam-auth-update", "after_header": "pam-auth-update"}])
-        module.fail_json(msg=f"{path} does not exist: install the package that ships it first")
+        if check_mode:
+            return {"changed": True, "expected": f"profile {name} enabled",
+                    "actual": f"profile {name} absent (its package is not installed yet)",
+                    "diff": [{"before": f"{name}: absent\n", "after": f"{name}: enabled\n",
+                              "before_header": "pam-auth-update", "after_header": "pam-auth-update"}],
+                    "_write": False, "_wanted": None}
+        raise Refused(f"{path} does not exist: install the package that ships it first")
     file_changed = content is not None and before != content
-    state, common = read_state()
     effective, missing = in_effect(name, wanted, state, common)
     if effective and not file_changed:
         status = "enabled and in effect"
@@ -181,23 +190,77 @@ def main() -> None:
     if not effective or file_changed:
         diff.append({"before_header": "pam-auth-update", "after_header": "pam-auth-update",
                      "before": f"{name}: {status}\n", "after": f"{name}: enabled and in effect\n"})
-    result = {"changed": bool(diff), "expected": describe(wanted), "actual": f"{name}: {status}", "diff": diff}
-    if not diff or module.check_mode:
+    return {"changed": bool(diff), "expected": describe(wanted), "actual": f"{name}: {status}", "diff": diff,
+            "_write": file_changed, "_wanted": wanted}
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "name": {"type": "str"},
+            "content": {"type": "str"},
+            "control": {"type": "str", "default": ""},
+            "profiles": {"type": "list", "elements": "dict", "options": {
+                "name": {"type": "str", "required": True},
+                "content": {"type": "str"},
+                "control": {"type": "str"},
+            }},
+        },
+        required_one_of=[["name", "profiles"]],
+        mutually_exclusive=[["name", "profiles"], ["content", "profiles"]],
+        supports_check_mode=True,
+    )
+    single = module.params["profiles"] is None
+    profiles = ([{"name": module.params["name"], "content": module.params["content"], "control": None}]
+                if single else module.params["profiles"])
+    for profile in profiles:
+        profile["control"] = profile.get("control") or module.params["control"]
+    tool = module.get_bin_path("pam-auth-update", opt_dirs=["/usr/sbin"])
+    if tool is None:
+        module.fail_json(msg="pam-auth-update is not installed (package libpam-runtime)")
+
+    state, common = read_state()
+    plans = []
+    for profile in profiles:
+        try:
+            plans.append((profile, plan(profile["name"], profile["content"], module.check_mode, state, common)))
+        except Refused as exc:
+            module.fail_json(msg=f"{profile['control'] or 'socle_pam_auth_update'}: {exc}; nothing was changed")
+    results: dict[str, dict] = {}
+    for profile, planned in plans:
+        if profile["control"]:
+            share = results.setdefault(profile["control"], {"changed": False, "diff": [], "expected": [],
+                                                            "actual": []})
+            share["changed"] = share["changed"] or planned["changed"]
+            share["diff"] += planned["diff"]
+            share["expected"].append(planned["expected"])
+            share["actual"].append(planned["actual"])
+    for share in results.values():
+        share["expected"], share["actual"] = "\n".join(share["expected"]), "\n".join(share["actual"])
+    result = {"changed": any(p["changed"] for _x, p in plans),
+              "expected": "\n".join(p["expected"] for _x, p in plans),
+              "actual": "\n".join(p["actual"] for _x, p in plans),
+              "diff": [d for _x, p in plans for d in p["diff"]], "socle_results": results}
+    todo = [(profile, planned) for profile, planned in plans if planned["changed"]]
+    if not todo or module.check_mode:
         module.exit_json(**result)
 
-    if file_changed:
-        atomic_write(module, path, content, mode=0o644)
-    rc, out, err = module.run_command([tool, "--package", "--enable", name],
+    for profile, planned in todo:
+        if planned["_write"]:
+            atomic_write(module, os.path.join(PROFILES_DIR, profile["name"]), profile["content"], mode=0o644)
+    names = [profile["name"] for profile, _p in todo]
+    rc, out, err = module.run_command([tool, "--package", "--enable", *names],
                                       environ_update={"DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C"})
     if rc != 0:
         module.fail_json(msg=f"pam-auth-update failed: {(err or out).strip()}", **result)
     state, common = read_state()
-    effective, missing = in_effect(name, wanted, state, common)
-    if not effective:
-        why = (err or out).strip() or "the profile is not listed in /var/lib/pam"
-        module.fail_json(msg=f"pam-auth-update did not put {name} in effect (missing: {'; '.join(missing) or '-'}): "
-                             f"{why}. Local edits of /etc/pam.d/common-* block it: review them, then run "
-                             f"pam-auth-update --force.", **result)
+    for profile, planned in todo:
+        effective, missing = in_effect(profile["name"], planned["_wanted"], state, common)
+        if not effective:
+            why = (err or out).strip() or "the profile is not listed in /var/lib/pam"
+            module.fail_json(msg=f"pam-auth-update did not put {profile['name']} in effect (missing: "
+                                 f"{'; '.join(missing) or '-'}): {why}. Local edits of /etc/pam.d/common-* block it:"
+                                 f" review them, then run pam-auth-update --force.", **result)
     module.exit_json(**result)
 
 

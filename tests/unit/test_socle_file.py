@@ -241,3 +241,33 @@ def test_action_sends_the_controller_file_as_base64(monkeypatch, tmp_path):
 def test_action_refuses_unreadable_or_double_sources(monkeypatch, entry, message):
     result, sent = run_action(monkeypatch, [entry])
     assert result["failed"] and message in result["msg"] and sent == []
+
+
+# -- entries of several controls in one call: each control its own share ----------------------------
+def test_entries_of_several_controls_give_each_control_its_share(tmp_path, run_module):
+    (tmp_path / "login.defs").write_text("PASS_MAX_DAYS\t99999\n")
+    several = [
+        {"path": str(tmp_path / "pwquality.conf"), "content": "minlen = 12\n", "control": "M5-LNX-PWQUALITY"},
+        {"path": str(tmp_path / "faillock.conf"), "content": "deny = 5\n", "control": "M5-LNX-FAILLOCK"},
+        {"path": str(tmp_path / "login.defs"), "control": "M5-LNX-PASS-AGEING",
+         "lines": [{"regexp": r"^\s*PASS_MAX_DAYS\s", "line": "PASS_MAX_DAYS\t365"}]},
+    ]
+    predicted = run_module(file_mod, {"entries": several}, check_mode=True)
+    shares = predicted["socle_results"]
+    assert {c: s["changed"] for c, s in shares.items()} == dict.fromkeys(
+        ["M5-LNX-PWQUALITY", "M5-LNX-FAILLOCK", "M5-LNX-PASS-AGEING"], True)
+    assert [d["after"] for d in shares["M5-LNX-PASS-AGEING"]["diff"]] == ["PASS_MAX_DAYS\t365\n"]
+    assert run_module(file_mod, {"entries": several})["socle_results"] == shares
+    (tmp_path / "faillock.conf").write_text("deny = 50\n")
+    again = run_module(file_mod, {"entries": several}, check_mode=True)
+    assert {c: s["changed"] for c, s in again["socle_results"].items()} == {
+        "M5-LNX-PWQUALITY": False, "M5-LNX-FAILLOCK": True, "M5-LNX-PASS-AGEING": False}
+    assert again["changed_paths"] == [str(tmp_path / "faillock.conf")]
+
+
+def test_an_entry_without_control_takes_the_modules(tmp_path, run_module):
+    result = run_module(file_mod, {"control": "M4-LNX-SHELL-TMOUT", "entries": entries(tmp_path)}, check_mode=True)
+    assert set(result["socle_results"]) == {"M4-LNX-SHELL-TMOUT"}
+    assert len(result["socle_results"]["M4-LNX-SHELL-TMOUT"]["diff"]) == 2
+    bad = run_module(file_mod, {"entries": [{"path": "relative", "content": "x", "control": "M5-LNX-FAILLOCK"}]})
+    assert bad["failed"] is True and bad["msg"].startswith("M5-LNX-FAILLOCK: path must be absolute")

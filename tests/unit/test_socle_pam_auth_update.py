@@ -60,9 +60,13 @@ class FakePam:
 
     def run_command(self, args, **_kw):
         self.calls.append(list(args))
-        name = args[-1]
         if self.rc or self.hand_edited:
             return self.rc, "", "Local modifications to /etc/pam.d/common-*, not updating." if not self.rc else "boom"
+        for name in args[args.index("--enable") + 1:]:
+            self.enable(name)
+        return 0, "", ""
+
+    def enable(self, name):
         lines = pam.parse_profile((self.root / "profiles" / name).read_text())
         for pam_type, items in lines.items():
             state = self.root / "state" / pam_type
@@ -71,7 +75,6 @@ class FakePam:
             old_common = common.read_text() if common.exists() else ""
             state.write_text(old_state + f"Module: {name}\n" + "".join(f"requisite {i}\n" for i in items))
             common.write_text("".join(f"{pam_type} requisite {i}\n" for i in items) + old_common)
-        return 0, "", ""
 
 
 @pytest.fixture
@@ -159,7 +162,7 @@ def test_packaged_profile_absent(host, run_module):
     [
         ({"name": "../etc/passwd"}, "invalid profile name"),
         ({"name": "x", "content": "Name: x\nDefault: yes\n"}, "no module line"),
-        ({"content": PROFILE}, "missing required arguments: name"),
+        ({"content": PROFILE}, "one of the following is required: name, profiles"),
     ],
 )
 def test_bad_arguments(host, run_module, args, message):
@@ -167,3 +170,47 @@ def test_bad_arguments(host, run_module, args, message):
     result = run_module(pam, args)
     assert result["failed"] is True and message in result["msg"]
     assert fake.calls == []
+
+
+# -- several profiles in one call: one pam-auth-update run, each control its own share ----------------
+SEVERAL = {"profiles": [
+    {"name": "socle-pwhistory", "content": PROFILE, "control": "M5-LNX-PWHISTORY"},
+    {"name": "socle-faillock", "content": FAILLOCK, "control": "M5-LNX-FAILLOCK"},
+]}
+
+
+def test_several_profiles_one_call_each_control_its_share(host, run_module):
+    fake = host()
+    predicted = run_module(pam, SEVERAL, check_mode=True)
+    assert predicted["changed"] is True and fake.calls == []
+    shares = predicted["socle_results"]
+    assert set(shares) == {"M5-LNX-PWHISTORY", "M5-LNX-FAILLOCK"}
+    assert all(share["changed"] for share in shares.values())
+    assert [d["after_header"] for d in shares["M5-LNX-FAILLOCK"]["diff"]] == [
+        str(fake.root / "profiles" / "socle-faillock"), "pam-auth-update"]
+    assert "pam_pwhistory.so" in shares["M5-LNX-PWHISTORY"]["expected"]
+    applied = run_module(pam, SEVERAL)
+    assert applied["socle_results"] == predicted["socle_results"]
+    assert fake.calls == [["/usr/sbin/pam-auth-update", "--package", "--enable", "socle-pwhistory",
+                           "socle-faillock"]]
+    again = run_module(pam, SEVERAL, check_mode=True)
+    assert again["changed"] is False
+    assert {c: s["changed"] for c, s in again["socle_results"].items()} == {
+        "M5-LNX-PWHISTORY": False, "M5-LNX-FAILLOCK": False}
+
+
+def test_several_profiles_only_the_broken_one_changes(host, run_module):
+    fake = host()
+    run_module(pam, SEVERAL)
+    (fake.root / "profiles" / "socle-faillock").write_text(FAILLOCK.replace("preauth", "preauth silent"))
+    result = run_module(pam, SEVERAL, check_mode=True)
+    assert {c: s["changed"] for c, s in result["socle_results"].items()} == {
+        "M5-LNX-PWHISTORY": False, "M5-LNX-FAILLOCK": True}
+    run_module(pam, SEVERAL)
+    assert fake.calls[-1] == ["/usr/sbin/pam-auth-update", "--package", "--enable", "socle-faillock"]
+
+
+def test_name_and_profiles_are_exclusive(host, run_module):
+    fake = host()
+    result = run_module(pam, {**SEVERAL, "name": "x"})
+    assert result["failed"] is True and "mutually exclusive" in result["msg"] and fake.calls == []

@@ -132,3 +132,40 @@ def test_a_no_log_measure_keeps_statuses_but_no_values(plugin, monkeypatch):
     assert {c: r["status"] for c, r in got.items()} == {"M1-LNX-PENDING-SECURITY": "drift",
                                                        "M1-LNX-LAST-RUN": "compliant"}
     assert all(r["actual"] is None and r["expected"] is None for r in got.values())
+
+
+# -- one task setting several controls: each control its own share of the changes --------------------
+SET = FakeTask("accounts : Set the files of the password and lockout policy",
+               ["socle_controls", "M5-LNX-PWQUALITY", "M5-LNX-FAILLOCK", "M5-LNX-PASS-AGEING"])
+FILE_DIFF = {"before_header": "/etc/security/faillock.conf", "after_header": "/etc/security/faillock.conf",
+             "before": "deny = 50\n", "after": "deny = 5\n"}
+SHARES = {"M5-LNX-PWQUALITY": {"changed": False, "diff": []},
+          "M5-LNX-FAILLOCK": {"changed": True, "diff": [FILE_DIFF]}}
+
+
+@pytest.mark.parametrize(("mode", "status"), [("audit", "drift"), ("apply", "compliant")])
+def test_each_control_of_a_setting_call_gets_its_own_change_and_diff(plugin, monkeypatch, mode, status):
+    monkeypatch.setattr(cb.context, "CLIARGS", {"tags": ("all",), "skip_tags": ()})
+    plugin.run["mode"] = mode
+    plugin.v2_runner_on_ok(FakeResult(SET, {"changed": True, "socle_results": SHARES}))
+    got = controls(plugin)
+    assert set(got) == {"M5-LNX-PWQUALITY", "M5-LNX-FAILLOCK"}  # PASS-AGEING: not in this call's results
+    assert (got["M5-LNX-FAILLOCK"]["status"], got["M5-LNX-FAILLOCK"]["changed"]) == (status, True)
+    assert "-deny = 50" in got["M5-LNX-FAILLOCK"]["diff"] and got["M5-LNX-FAILLOCK"]["expected"] == "deny = 5\n"
+    assert (got["M5-LNX-PWQUALITY"]["status"], got["M5-LNX-PWQUALITY"]["changed"]) == ("compliant", False)
+    assert got["M5-LNX-PWQUALITY"]["diff"] is None
+
+
+def test_a_failed_setting_call_is_an_error_of_each_listed_control(plugin, monkeypatch):
+    monkeypatch.setattr(cb.context, "CLIARGS", {"tags": ("M5-LNX-FAILLOCK",), "skip_tags": ()})
+    plugin.v2_runner_on_failed(FakeResult(SET, {"failed": True, "msg": "M5-LNX-FAILLOCK: could not write"}))
+    got = controls(plugin)
+    assert {c: r["status"] for c, r in got.items()} == {"M5-LNX-FAILLOCK": "error"}
+
+
+def test_no_log_setting_call_keeps_changed_but_no_diff(plugin, monkeypatch):
+    monkeypatch.setattr(cb.context, "CLIARGS", {"tags": ("all",), "skip_tags": ()})
+    plugin.run["mode"] = "audit"
+    plugin.v2_runner_on_ok(FakeResult(SET, {"changed": True, "_ansible_no_log": True, "socle_results": SHARES}))
+    got = controls(plugin)
+    assert got["M5-LNX-FAILLOCK"]["status"] == "drift" and got["M5-LNX-FAILLOCK"]["diff"] is None

@@ -166,3 +166,22 @@ def test_each_breakage_is_named_as_exactly_its_control(tmp_path):
             lab_host(target).check_output(f"sudo -n sh -c {undo!r}")
     clean = socle("audit", tmp_path / "after")
     assert clean.exit_code() == 0, clean.drift_pairs()
+
+
+# One call sets the files of three controls and one call their PAM profiles: --tags must still change
+# only the selected control.
+def test_apply_of_one_control_leaves_the_others_of_a_shared_call_alone(tmp_path):
+    node = lab_host("deb12-srv")
+    node.check_output("sudo -n sh -c \"sed -i 's/^minlen = .*/minlen = 6/' /etc/security/pwquality.conf.d/50-socle.conf"
+                      " && sed -i 's/^deny = .*/deny = 50/' /etc/security/faillock.conf"
+                      " && pam-auth-update --package --disable socle-pwhistory\"")
+    only = socle("apply", tmp_path / "faillock", limit="deb12-srv", tags=["M5-LNX-FAILLOCK"])
+    assert set(only.hosts["deb12-srv"].controls) == {"M5-LNX-FAILLOCK"}
+    assert only.changed_pairs() == {("deb12-srv", "M5-LNX-FAILLOCK")}
+    assert "-deny = 50" in (only.hosts["deb12-srv"].controls["M5-LNX-FAILLOCK"].diff or "")
+    assert "minlen = 6" in node.check_output("cat /etc/security/pwquality.conf.d/50-socle.conf")
+    audit = socle("audit", tmp_path / "audit", limit="deb12-srv")
+    assert audit.setting_drift_pairs() == {("deb12-srv", "M5-LNX-PWQUALITY"), ("deb12-srv", "M5-LNX-PWHISTORY")}
+    fixed = socle("apply", tmp_path / "apply", limit="deb12-srv")
+    assert fixed.changed_pairs() == audit.setting_drift_pairs()
+    assert socle("audit", tmp_path / "after", limit="deb12-srv").exit_code() == 0
