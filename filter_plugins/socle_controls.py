@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
 
 DOCUMENTATION = r"""
 name: socle_selected
@@ -11,6 +12,8 @@ description:
   - A task that sets several controls in one call (tag C(socle_controls)) runs when any of its control
     IDs is selected. This filter keeps only the items (files, profiles, ...) of the selected controls, so
     C(--tags M5-LNX-FAILLOCK) changes nothing of another control. Items without a control are kept.
+  - An item with C(enabled) false is left out (a condition of one item, as C(when) is of a task); the
+    C(enabled) key is removed from the items kept.
   - The rule is the run record's: with C(--tags) naming controls, only those; never a control named by
     C(--skip-tags).
 positional: _input, run_tags, skip_tags
@@ -45,6 +48,10 @@ def socle_selected(items, run_tags=None, skip_tags=None, key: str = "control"):
         control = item.get(key)
         if control and (control in skipped or not (everything or control in wanted)):
             continue
+        if "enabled" in item:
+            if not boolean(item["enabled"], strict=False):
+                continue
+            item = {k: v for k, v in item.items() if k != "enabled"}
         kept.append(item)
     return kept
 

@@ -32,7 +32,8 @@ EXAMPLES = r"""
 RETURN = r"""
 ansible_facts:
   description: C(socle) dictionary with os_id, os_version, os_family, platform, gnome, gdm, dconf,
-    openssh_version, systemd and packages (installed Debian packages, None without dpkg).
+    openssh_version, systemd, packages (installed Debian packages, None without dpkg) and units (the
+    service and timer units both enabled and active, None without systemctl).
   returned: always
   type: dict
 """
@@ -84,6 +85,26 @@ def installed_packages(text: str) -> list[str]:
     return sorted(set(names))
 
 
+def enabled_units(text: str) -> set[str]:
+    """Units whose unit-file state is exactly ``enabled`` (``systemctl list-unit-files --no-legend``)."""
+    found = set()
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and fields[1] == "enabled":
+            found.add(fields[0])
+    return found
+
+
+def active_units(text: str) -> set[str]:
+    """Loaded units whose state is exactly ``active`` (``systemctl list-units --all --plain --no-legend``)."""
+    found = set()
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and fields[1] == "loaded" and fields[2] == "active":
+            found.add(fields[0])
+    return found
+
+
 def main() -> None:
     module = AnsibleModule(argument_spec={"root": {"type": "path", "default": "/"}}, supports_check_mode=True)
     root = module.params["root"]
@@ -114,7 +135,16 @@ def main() -> None:
         "systemd": os.path.isdir(os.path.join(root, "run/systemd/system")),
         # Lets the socle_packages action skip its round trip for packages already installed.
         "packages": None,
+        # Lets the socle_services action skip its round trip for units already enabled and running.
+        "units": None,
     }
+    systemctl = module.get_bin_path("systemctl")
+    if systemctl and facts["systemd"] and root == "/":
+        common = ["--no-legend", "--no-pager", "--plain", "--type=service,timer"]
+        rc1, files, _e1 = module.run_command([systemctl, "list-unit-files", *common])
+        rc2, units, _e2 = module.run_command([systemctl, "list-units", "--all", *common])
+        if rc1 == 0 and rc2 == 0:
+            facts["units"] = sorted(enabled_units(files) & active_units(units))
     status = os.path.join(root, "var/lib/dpkg/status")
     if os.path.exists(status):
         with open(status, encoding="utf-8", errors="replace") as handle:

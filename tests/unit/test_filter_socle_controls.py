@@ -40,3 +40,10 @@ def test_same_rule_as_the_run_record(monkeypatch, run_tags, skip_tags):
 def test_not_a_list_of_dicts_is_an_error():
     with pytest.raises(AnsibleFilterError, match="list of dicts"):
         flt.socle_selected(["M5-LNX-FAILLOCK"], ["all"], [])
+
+
+@pytest.mark.parametrize(("enabled", "kept"), [(True, True), ("True", True), (False, False), ("False", False)])
+def test_an_item_can_be_left_out_by_its_own_condition(enabled, kept):
+    items = [{"path": "/a", "control": "M2-LNX-FRESHCLAM", "enabled": enabled}, {"path": "/b"}]
+    result = flt.socle_selected(items, ["all"], [])
+    assert result == ([{"path": "/a", "control": "M2-LNX-FRESHCLAM"}] if kept else []) + [{"path": "/b"}]
