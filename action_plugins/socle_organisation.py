@@ -18,9 +18,10 @@ description:
     a content-addressed folder in the controller's per-run temporary directory, from where the role
     copies them to the hosts (so check mode compares checksums exactly). The same data gives the same
     bytes, so a facility's documents are rendered once per run.
-  - C(step=evidence) assesses one organisational control from the inventory's records and returns
-    it as C(socle_finding) with status C(attested) or C(attestation_due), the rule and the evidence
-    with its dates.
+  - C(step=evidence) assesses one organisational control (C(control)) from the inventory's records and
+    returns it as C(socle_finding) with status C(attested) or C(attestation_due), the rule and the
+    evidence with its dates; with C(controls), several in one task, returned as C(socle_findings) (control
+    ID to finding, which the C(socle_record) callback splits when the task carries the tag C(socle_controls)).
 options:
   step:
     description: What to do.
@@ -30,6 +31,10 @@ options:
   control:
     description: With C(step=evidence), the control ID to assess.
     type: str
+  controls:
+    description: With C(step=evidence), several control IDs to assess in one task (instead of C(control)).
+    type: list
+    elements: str
   restore_records:
     description: With C(step=evidence) and C(M6-ORG-RESTORE-EXERCISE), the restore-test records read
       from the backed-up hosts (results of C(ansible.builtin.slurp), with the host in C(item)).
@@ -680,15 +685,25 @@ class ActionModule(ActionBase):
         today = self._task.args.get("today")
         today = parse_date(today) if today else dt.datetime.now(dt.UTC).date()
         if step == "evidence":
-            control = self._task.args.get("control")
+            controls = self._task.args.get("controls")
+            records = self._task.args.get("restore_records")
             try:
-                finding = assess(control, values, today, self._task.args.get("restore_records"))
+                if controls is not None:
+                    if not isinstance(controls, list) or not controls:
+                        raise ValueError(f"socle_organisation: controls must be a list of IDs, got {controls!r}")
+                    findings = {cid: assess(cid, values, today, records) for cid in controls}
+                else:
+                    finding = assess(self._task.args.get("control"), values, today, records)
             except ValueError as exc:
                 result["failed"] = True
                 result["msg"] = str(exc)
                 return result
-            result["socle_finding"] = finding
-            result["msg"] = f"{finding['status']}: {finding['actual']}"
+            if controls is not None:
+                result["socle_findings"] = findings
+                result["msg"] = "; ".join(f"{cid}: {f['status']}" for cid, f in findings.items())
+            else:
+                result["socle_finding"] = finding
+                result["msg"] = f"{finding['status']}: {finding['actual']}"
             return result
         if step == "render":
             errors = validate(values)

@@ -56,11 +56,16 @@ def all_roles(basedir: str) -> list[str]:
     return sorted(found)
 
 
+# libyaml's loader when PyYAML has it: the specs, defaults, bounds and catalogue are read for every host
+# (each host's task runs in its own worker process), 0.3 s in pure Python against 0.04 s.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_yaml(path: str) -> dict:
     if not os.path.exists(path):
         return {}
     with open(path, encoding="utf-8") as handle:
-        return yaml.safe_load(handle) or {}
+        return yaml.load(handle, Loader=SAFE_LOADER) or {}  # noqa: S506 - a safe loader (libyaml's or Python's)
 
 
 def check_role(role: str, options: dict, bounds: dict, defaults: dict, values: dict, present: set[str]) -> list[str]:

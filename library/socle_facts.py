@@ -85,24 +85,26 @@ def installed_packages(text: str) -> list[str]:
     return sorted(set(names))
 
 
-def enabled_units(text: str) -> set[str]:
-    """Units whose unit-file state is exactly ``enabled`` (``systemctl list-unit-files --no-legend``)."""
-    found = set()
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) >= 2 and fields[1] == "enabled":
-            found.add(fields[0])
-    return found
-
-
-def active_units(text: str) -> set[str]:
-    """Loaded units whose state is exactly ``active`` (``systemctl list-units --all --plain --no-legend``)."""
-    found = set()
+def active_units(text: str) -> list[str]:
+    """Loaded units whose state is exactly ``active`` (``systemctl list-units --plain --no-legend``)."""
+    found = []
     for line in text.splitlines():
         fields = line.split()
         if len(fields) >= 3 and fields[1] == "loaded" and fields[2] == "active":
-            found.add(fields[0])
+            found.append(fields[0])
     return found
+
+
+def enabled_and_active(show: str) -> list[str]:
+    """Units of ``systemctl show --property=Id,LoadState,ActiveState,UnitFileState`` that are loaded,
+    active and whose unit-file state is exactly ``enabled``."""
+    found = []
+    for block in show.split("\n\n"):
+        props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        if (props.get("LoadState"), props.get("ActiveState"), props.get("UnitFileState")) == (
+                "loaded", "active", "enabled") and props.get("Id"):
+            found.append(props["Id"])
+    return sorted(found)
 
 
 def main() -> None:
@@ -140,11 +142,17 @@ def main() -> None:
     }
     systemctl = module.get_bin_path("systemctl")
     if systemctl and facts["systemd"] and root == "/":
-        common = ["--no-legend", "--no-pager", "--plain", "--type=service,timer"]
-        rc1, files, _e1 = module.run_command([systemctl, "list-unit-files", *common])
-        rc2, units, _e2 = module.run_command([systemctl, "list-units", "--all", *common])
-        if rc1 == 0 and rc2 == 0:
-            facts["units"] = sorted(enabled_units(files) & active_units(units))
+        # list-units is fast where list-unit-files scans every unit file (0.5 s): the active units first,
+        # then their unit-file state.
+        rc, out, _err = module.run_command([systemctl, "list-units", "--no-legend", "--no-pager", "--plain",
+                                            "--type=service,timer", "--state=active"])
+        running = active_units(out) if rc == 0 else None
+        if running:
+            rc, out, _err = module.run_command([systemctl, "show", "--property=Id,LoadState,ActiveState,UnitFileState",
+                                                *running])
+            facts["units"] = enabled_and_active(out) if rc == 0 else None
+        elif running == []:
+            facts["units"] = []
     status = os.path.join(root, "var/lib/dpkg/status")
     if os.path.exists(status):
         with open(status, encoding="utf-8", errors="replace") as handle:

@@ -729,8 +729,11 @@ def test_every_record_control_of_the_catalogue_is_assessed_by_a_task():
                     and c.get("role") == "organisation"}  # fmt: skip
     assert org_controls == ORG_RECORDS
     tasks = yaml.safe_load((ROLE / "tasks/evidence.yml").read_text(encoding="utf-8"))
-    assessed = {t["socle_organisation"]["control"] for t in tasks if "socle_organisation" in t}
+    assessing = [t for t in tasks if "socle_organisation" in t]
+    assessed = {cid for t in assessing for cid in t["socle_organisation"]["controls"]}
     assert assessed == ORG_RECORDS
+    # one task, whose tags make the run record give each control its finding (socle_controls)
+    assert len(assessing) == 1 and set(assessing[0]["tags"]) == ORG_RECORDS | {"socle_controls"}
     # Nothing recorded: due (the staff briefing control has nobody late in an empty register, and the
     # acknowledgements control already makes an empty staff register due).
     for control in ORG_RECORDS - {"M6-ORG-RESTORE-EXERCISE", "M7-ORG-NEW-STAFF-BRIEFED"}:
@@ -861,3 +864,24 @@ def test_pdfs_are_kept_between_runs_by_the_digest_of_their_html(tmp_path: Path, 
     assert org.pdf_cache_dir() is None
     monkeypatch.setenv("SOCLE_PDF_CACHE", cache)
     assert org.pdf_cache_dir() == cache
+
+
+def test_evidence_of_several_controls_in_one_task(monkeypatch):
+    from types import SimpleNamespace
+
+    data = values()
+    monkeypatch.setattr(org.ActionBase, "run", lambda self, tmp=None, task_vars=None: {})
+    monkeypatch.setattr(org.ActionModule, "_values", lambda self, task_vars: data)
+    action = org.ActionModule.__new__(org.ActionModule)
+    controls = sorted(ORG_RECORDS)
+    action._task = SimpleNamespace(args={"step": "evidence", "controls": controls, "today": TODAY.isoformat(),
+                                         "restore_records": []})
+    result = action.run(task_vars={})
+    assert set(result["socle_findings"]) == ORG_RECORDS and "socle_finding" not in result
+    for cid in controls:  # each finding is the one the single-control assessment gives
+        assert result["socle_findings"][cid] == org.assess(cid, data, TODAY, [])
+    action._task = SimpleNamespace(args={"step": "evidence", "controls": ["M9-ORG-NOPE"], "today": "2026-11-28"})
+    failed = action.run(task_vars={})
+    assert failed["failed"] is True and "M9-ORG-NOPE" in failed["msg"]
+    action._task = SimpleNamespace(args={"step": "evidence", "controls": [], "today": "2026-11-28"})
+    assert action.run(task_vars={})["failed"] is True

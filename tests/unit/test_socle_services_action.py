@@ -10,28 +10,44 @@ from conftest import load_project_module
 action_mod = load_project_module("action_plugins", "socle_services")
 facts_mod = load_project_module("library", "socle_facts")
 
-# Recorded on a Debian 12 lab host: systemctl list-unit-files / list-units --all, --no-legend --plain.
-UNIT_FILES = """apt-daily-upgrade.timer                enabled         enabled
-apt-daily.service                      static          -
-clamav-freshclam.service               enabled         enabled
-console-getty.service                  enabled-runtime disabled
-socle-clamscan.timer                   disabled        enabled
-ssh.service                            enabled         enabled
-"""
+# Recorded on a Debian 12 lab host: systemctl list-units --state=active --no-legend --plain, then
+# systemctl show --property=Id,LoadState,ActiveState,UnitFileState of those units.
 UNITS = """apt-daily-upgrade.timer              loaded    active   waiting Daily apt upgrade and clean activities
-apt-daily.service                    loaded    inactive dead    Daily apt download activities
-clamav-freshclam.service             loaded    failed   failed  ClamAV virus database updater
 console-getty.service                loaded    active   running Console Getty
-socle-clamscan.timer                 loaded    active   waiting Socle ClamAV scan
 ssh.service                          loaded    active   running OpenBSD Secure Shell server
+dbus.service                         loaded    active   running D-Bus System Message Bus
 auditd.service                       not-found inactive dead    auditd.service
+"""
+SHOW = """Id=apt-daily-upgrade.timer
+LoadState=loaded
+ActiveState=active
+UnitFileState=enabled
+
+Id=console-getty.service
+LoadState=loaded
+ActiveState=active
+UnitFileState=enabled-runtime
+
+Id=ssh.service
+LoadState=loaded
+ActiveState=active
+UnitFileState=enabled
+
+Id=dbus.service
+LoadState=loaded
+ActiveState=active
+UnitFileState=static
 """
 
 
 def test_only_units_exactly_enabled_and_active_are_listed():
-    running = facts_mod.enabled_units(UNIT_FILES) & facts_mod.active_units(UNITS)
-    # freshclam failed, console-getty is enabled-runtime, the scan timer is disabled, apt-daily static
-    assert running == {"apt-daily-upgrade.timer", "ssh.service"}
+    assert facts_mod.active_units(UNITS) == ["apt-daily-upgrade.timer", "console-getty.service", "ssh.service",
+                                             "dbus.service"]
+    # console-getty is enabled-runtime, dbus static: not "enabled", so the module measures them
+    assert facts_mod.enabled_and_active(SHOW) == ["apt-daily-upgrade.timer", "ssh.service"]
+    assert facts_mod.enabled_and_active(SHOW.replace("ActiveState=active\nUnitFileState=enabled\n\nId=console",
+                                                     "ActiveState=failed\nUnitFileState=enabled\n\nId=console")) \
+        == ["ssh.service"]
 
 
 def run(monkeypatch, args, units, check_mode=False):
