@@ -333,3 +333,89 @@ def test_a_later_file_adding_an_origin_or_changing_the_reboot_is_an_override():
     assert missing == {"Unattended-Upgrade::Automatic-Reboot-Time": {"expected": "03:00", "effective": None}}
     blacklisted = su.apt_config_overrides(DUMP, {**WANT, "Unattended-Upgrade::Package-Blacklist": ["linux-"]})
     assert blacklisted["Unattended-Upgrade::Package-Blacklist"] == {"expected": ["linux-"], "effective": []}
+
+
+# -- the simulation is reused while its inputs are unchanged -------------------------------------------
+@pytest.fixture
+def apt_inputs(tmp_path, monkeypatch):
+    """A host's simulation inputs under tmp_path: dpkg status, two package lists, /etc/apt."""
+    root = tmp_path / "host"
+    (root / "lists" / "partial").mkdir(parents=True)
+    (root / "etc" / "apt.conf.d").mkdir(parents=True)
+    (root / "status").write_text("Package: openssl\nStatus: install ok installed\n")
+    (root / "lists" / "security_Packages").write_text("Package: openssl\n")
+    (root / "lists" / "lock").write_text("")
+    (root / "etc" / "sources.list").write_text("deb http://deb.debian.org/debian bookworm main\n")
+    monkeypatch.setattr(facts, "SIMULATION_INPUTS", tuple(str(root / n) for n in ("status", "lists", "etc")))
+    monkeypatch.setattr(facts.simulation_key, "__defaults__", (facts.SIMULATION_INPUTS,))
+    return root
+
+
+def test_simulation_key_follows_every_input_but_locks_and_partial_downloads(apt_inputs):
+    key = facts.simulation_key()
+    assert facts.simulation_key() == key
+    (apt_inputs / "lists" / "lock").write_text("locked by apt-get update")
+    (apt_inputs / "lists" / "partial" / "x_Packages").write_text("half")
+    assert facts.simulation_key() == key
+    for changed in ("status", "lists/security_Packages", "etc/sources.list"):
+        before = facts.simulation_key()
+        path = apt_inputs / changed
+        path.write_text(path.read_text() + "\n")
+        assert facts.simulation_key() != before, changed
+    before = facts.simulation_key()
+    (apt_inputs / "etc" / "apt.conf.d" / "99local").write_text('APT::Default-Release "trixie";\n')
+    assert facts.simulation_key() != before
+
+
+def test_an_earlier_simulation_is_reused_only_with_the_same_key(run_module, tmp_path, apt_inputs):
+    args, outputs = fresh(tmp_path)
+    first, calls = run_with(run_module, args, outputs)
+    assert [c[0] for c in calls] == ["apt-get", "apt-mark"] and first["simulation"]["reused"] is False
+    earlier = {"key": first["simulation"]["key"], "pending": first["simulation"]["pending"]}
+    again, calls = run_with(run_module, {**args, "simulation": earlier}, outputs)
+    assert [c[0] for c in calls] == ["apt-mark"] and again["simulation"]["reused"] is True
+    assert again["socle_findings"] == first["socle_findings"] and again["pending"] == first["pending"]
+    (apt_inputs / "status").write_text("Package: openssl\nStatus: install ok installed\nVersion: 3.0.15\n")
+    outputs["apt-get"] = (0, NONE_PENDING, "")
+    after, calls = run_with(run_module, {**args, "simulation": earlier}, outputs)
+    assert [c[0] for c in calls] == ["apt-get", "apt-mark"] and after["simulation"]["reused"] is False
+    assert after["socle_findings"]["M1-LNX-PENDING-SECURITY"]["status"] == "compliant"
+
+
+def test_a_failed_simulation_is_not_kept(run_module, tmp_path, apt_inputs):
+    args, outputs = fresh(tmp_path)
+    outputs["apt-get"] = (100, "", "E: The package lists or status file could not be parsed")
+    result, _ = run_with(run_module, args, outputs)
+    assert "simulation" not in result
+
+
+def test_the_action_keeps_each_hosts_simulation_on_the_controller(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    action_mod = load_project_module("action_plugins", "socle_updates_facts")
+    monkeypatch.setenv("SOCLE_APT_CACHE", str(tmp_path / "cache"))
+    sent = []
+    answers = iter([{"simulation": {"key": "k1", "pending": ["openssl 3"], "reused": False}},
+                    {"simulation": {"key": "k1", "pending": ["openssl 3"], "reused": True}},
+                    {"simulation": {"key": "k2", "pending": [], "reused": False}},
+                    {"simulation": {"key": "k1", "pending": ["openssl 3"], "reused": False}}])
+
+    def execute(self, module_name=None, module_args=None, task_vars=None):
+        sent.append(dict(module_args))
+        return next(answers)
+
+    monkeypatch.setattr(action_mod.ActionBase, "run", lambda self, tmp=None, task_vars=None: {})
+    monkeypatch.setattr(action_mod.ActionModule, "_execute_module", execute)
+    action = action_mod.ActionModule.__new__(action_mod.ActionModule)
+    action._task = SimpleNamespace(args={"max_run_age_h": 48})
+    pc1 = {"inventory_hostname": "pc1", "ansible_host": "10.0.0.5"}
+    action.run(task_vars=pc1)
+    assert "simulation" not in sent[0]  # nothing kept yet
+    action.run(task_vars=pc1)
+    assert sent[1]["simulation"] == {"key": "k1", "pending": ["openssl 3"]}
+    action.run(task_vars={"inventory_hostname": "pc2", "ansible_host": "10.0.0.6"})
+    assert "simulation" not in sent[2]  # another host has its own file
+    assert len(list((tmp_path / "cache").iterdir())) == 2
+    monkeypatch.setenv("SOCLE_APT_CACHE", "off")
+    action.run(task_vars=pc1)
+    assert "simulation" not in sent[3]
