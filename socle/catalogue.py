@@ -158,7 +158,11 @@ def _check_lang(lang: str) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-class _CatalogueLoader(yaml.SafeLoader):
+# libyaml's parser when PyYAML has it (0.7 s to under 0.1 s for the catalogue, read by every report).
+_SAFE_BASE: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _CatalogueLoader(_SAFE_BASE):  # type: ignore[misc, valid-type]
     """Safe YAML loader that refuses duplicate keys (PyYAML would silently keep the last one)."""
 
 
@@ -181,7 +185,7 @@ def _construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, d
 _CatalogueLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
 
 
-class _AnsibleLoader(yaml.SafeLoader):
+class _AnsibleLoader(_SAFE_BASE):  # type: ignore[misc, valid-type]
     """Safe YAML loader for task files: Ansible's local tags (!vault, !unsafe) load as plain values."""
 
 
