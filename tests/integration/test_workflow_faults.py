@@ -99,7 +99,13 @@ def test_interrupted_apply_then_run_again_converges(tmp_path):
     run = subprocess.Popen([sys.executable, "-m", "socle", "apply", "-q", "--limit", host,
                             "--out", str(tmp_path / "cut")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True, start_new_session=True)
-    time.sleep(15)
+    # Interrupt as soon as the first repair is made (session_lock runs second, before the firewall,
+    # updates and antivirus roles): the run is then really half done, however fast it is.
+    deadline = time.monotonic() + 300
+    while as_root(host, f"grep -q '^TMOUT=0' {TMOUT_FILE}", check=False).returncode == 0:
+        assert run.poll() is None, "apply ended without repairing TMOUT"
+        assert time.monotonic() < deadline, "apply did not reach the session lock in 5 minutes"
+        time.sleep(0.2)
     assert run.poll() is None, "apply ended before it could be interrupted"
     os.killpg(run.pid, signal.SIGINT)
     try:
