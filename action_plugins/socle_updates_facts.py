@@ -47,12 +47,19 @@ def read_earlier(path: str) -> dict | None:
 
 
 def keep(path: str, simulation: dict) -> None:
-    with contextlib.suppress(OSError):
+    """Write the host's file atomically; a cache that cannot be written is left as it was."""
+    try:
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+    except OSError:
+        return
+    try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump({"key": simulation["key"], "pending": simulation["pending"]}, handle)
         os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 class ActionModule(ActionBase):

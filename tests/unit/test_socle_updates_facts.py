@@ -419,3 +419,15 @@ def test_the_action_keeps_each_hosts_simulation_on_the_controller(monkeypatch, t
     monkeypatch.setenv("SOCLE_APT_CACHE", "off")
     action.run(task_vars=pc1)
     assert "simulation" not in sent[3]
+
+
+def test_a_cache_that_cannot_be_written_leaves_no_temporary_file(tmp_path):
+    action_mod = load_project_module("action_plugins", "socle_updates_facts")
+    target = tmp_path / "host.json"
+    target.mkdir()  # a folder where the file should go: the rename fails
+    action_mod.keep(str(target), {"key": "k", "pending": []})
+    assert [p.name for p in tmp_path.iterdir()] == ["host.json"] and target.is_dir()
+    blocker = tmp_path / "file"
+    blocker.write_text("x")  # a file where the cache folder should be: nothing is written
+    action_mod.keep(str(blocker / "sub" / "host.json"), {"key": "k", "pending": []})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "host.json"]

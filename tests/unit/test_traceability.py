@@ -283,3 +283,41 @@ def test_every_recorded_control_of_the_real_catalogue_is_windows_and_unit_tested
     assert recorded, "no control is verified on recorded outputs"
     assert all(catalogue.controls[cid]["platform"] == "windows" for cid in recorded)
     assert all(report.recorded[cid] for cid in recorded), report.recorded
+
+
+# -- tasks setting or measuring several controls in one call (tag socle_controls) ----------------------
+def _named_controls(node: Any) -> set[str]:
+    """Every control ID an item of a task names: ``control: ID`` values and ``controls: [IDs]`` lists."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "control" and isinstance(value, str):
+                found.add(value)
+            elif key == "controls" and isinstance(value, list):
+                found |= {v for v in value if isinstance(v, str)}
+            else:
+                found |= _named_controls(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= _named_controls(item)
+    return found
+
+
+def _shared_call_tasks() -> list[tuple[str, dict[str, Any]]]:
+    tasks = []
+    for path in sorted(Path(PROJECT_ROOT).glob("roles/*/tasks/*.yml")):
+        for task in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
+            if isinstance(task, dict) and "socle_controls" in (task.get("tags") or []):
+                tasks.append((f"{path.relative_to(PROJECT_ROOT)}:{task.get('name')}", task))
+    return tasks
+
+
+def test_a_shared_call_is_tagged_with_every_control_its_items_name():
+    # The run record only keeps the results of the controls among a socle_controls task's tags: an item
+    # whose control is missing there would be set on the host and reported nowhere.
+    tasks = _shared_call_tasks()
+    assert len(tasks) >= 8  # accounts (3), updates (2), antivirus, organisation (2), ...
+    for where, task in tasks:
+        named = _named_controls({k: v for k, v in task.items() if k not in ("name", "tags", "when")})
+        missing = named - set(task["tags"])
+        assert not missing, f"{where}: items name {sorted(missing)}, absent from its tags"
