@@ -10,13 +10,32 @@ description:
     found in the role's C(files) folder). This action reads it and passes its bytes to the module as
     C(content_base64), so several files, binary ones included, are set in one round trip.
   - Every other option goes to the module unchanged.
+  - In check mode, when this host's earlier check of the same arguments, by the same module code and
+    Ansible, read files that C(socle_facts) finds exactly as they were (see C(module_utils/socle_reuse.py)),
+    the earlier result is returned with C(socle_reused) and no round trip. Apply runs always run the module.
 """
 
 import base64
+import importlib.util
 import os
+import sys
+from pathlib import Path
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
+
+
+def _load(stem: str):
+    """module_utils/<stem>.py, by path: controller plugins cannot import project module_utils."""
+    name = f"socle_module_utils_{stem.removeprefix('socle_')}"
+    if name in sys.modules:
+        return sys.modules[name]
+    path = Path(__file__).resolve().parent.parent / "module_utils" / f"{stem}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 class ActionModule(ActionBase):
@@ -45,5 +64,5 @@ class ActionModule(ActionBase):
                                        "nothing was changed"}
                 converted.append(entry)
             args["entries"] = converted
-        result.update(self._execute_module(module_name="socle_file", module_args=args, task_vars=task_vars))
+        result.update(_load("socle_reuse").run(self, "socle_file", args, task_vars))
         return result

@@ -16,6 +16,13 @@ options:
     description: Root of the file system to inspect (tests only).
     type: path
     default: /
+  watch:
+    description: Paths whose state (see C(module_utils/socle_reuse.py)) is returned in
+      C(ansible_facts.socle.watched); the C(socle_facts) action passes the inputs of this host's earlier
+      check results.
+    type: list
+    elements: str
+    default: []
 attributes:
   check_mode:
     support: full
@@ -32,8 +39,9 @@ EXAMPLES = r"""
 RETURN = r"""
 ansible_facts:
   description: C(socle) dictionary with os_id, os_version, os_family, platform, gnome, gdm, dconf,
-    openssh_version, systemd, packages (installed Debian packages, None without dpkg) and units (the
-    service and timer units both enabled and active, None without systemctl).
+    openssh_version, systemd, packages (installed Debian packages, None without dpkg), units (the
+    service and timer units both enabled and active, None without systemctl) and watched (the state of
+    each path of C(watch)).
   returned: always
   type: dict
 """
@@ -42,6 +50,7 @@ import os
 import re
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.socle_reuse import watch
 
 GNOME_SCHEMA = "usr/share/glib-2.0/schemas/org.gnome.desktop.screensaver.gschema.xml"
 #: The GDM daemon: gdm3 on Debian and Ubuntu, gdm on the RHEL family.
@@ -108,7 +117,9 @@ def enabled_and_active(show: str) -> list[str]:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec={"root": {"type": "path", "default": "/"}}, supports_check_mode=True)
+    module = AnsibleModule(argument_spec={"root": {"type": "path", "default": "/"},
+                                          "watch": {"type": "list", "elements": "str", "default": []}},
+                           supports_check_mode=True)
     root = module.params["root"]
     release = {}
     for candidate in ("etc/os-release", "usr/lib/os-release"):
@@ -139,6 +150,8 @@ def main() -> None:
         "packages": None,
         # Lets the socle_services action skip its round trip for units already enabled and running.
         "units": None,
+        # Lets the actions of socle_file, socle_sshd and socle_pam_auth_update reuse an earlier check result.
+        "watched": watch(module.params["watch"]),
     }
     systemctl = module.get_bin_path("systemctl")
     if systemctl and facts["systemd"] and root == "/":

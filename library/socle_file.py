@@ -101,6 +101,7 @@ import stat
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.socle_files import atomic_write
+from ansible.module_utils.socle_reuse import Inputs
 
 
 def apply_lines(text: str, lines: list[dict]) -> str:
@@ -282,6 +283,9 @@ def main() -> None:
         if problem:
             control = entry.get("control") or module.params["control"]
             module.fail_json(msg=f"{control or 'socle_file'}: {problem}; nothing was changed")
+    # What the plan reads, each path's state taken before it is read (reuse of a check result).
+    inputs = Inputs()
+    inputs.add("/etc/passwd", "/etc/group", *(entry["path"] for entry in entries))
     changed_paths, diffs, plans, results = [], [], [], {}
     for entry in entries:
         control = entry.get("control") or module.params["control"]
@@ -313,7 +317,9 @@ def main() -> None:
                 control = entry.get("control") or module.params["control"]
                 module.fail_json(msg=f"{control or 'socle_file'}: could not write {path}: {exc}",
                                  changed_paths=changed_paths)
-    module.exit_json(changed=bool(changed_paths), changed_paths=changed_paths, diff=diffs, socle_results=results)
+    extra = {"socle_inputs": inputs.paths} if module.check_mode else {}
+    module.exit_json(changed=bool(changed_paths), changed_paths=changed_paths, diff=diffs, socle_results=results,
+                     **extra)
 
 
 if __name__ == "__main__":

@@ -81,12 +81,14 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.socle_files import atomic_write, file_diff, read_text
+from ansible.module_utils.socle_reuse import Inputs
 
 PROFILES_DIR = "/usr/share/pam-configs"
 STATE_DIR = "/var/lib/pam"
 PAM_DIR = "/etc/pam.d"
 TYPES = {"Auth": "auth", "Account": "account", "Password": "password", "Session": "session",
          "Session-Interactive-Only": "session"}
+STATE_TYPES = ("auth", "account", "password", "session", "session-noninteractive")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 FIELD_RE = re.compile(r"^([A-Za-z-]+):\s*(.*)$")
 
@@ -142,7 +144,7 @@ def in_effect(name: str, profile: str, state: dict[str, str], common: dict[str, 
 
 def read_state() -> tuple[dict[str, str], dict[str, str]]:
     state, common = {}, {}
-    for pam_type in ("auth", "account", "password", "session", "session-noninteractive"):
+    for pam_type in STATE_TYPES:
         state[pam_type] = read_text(os.path.join(STATE_DIR, pam_type)) or ""
         common[pam_type] = read_text(os.path.join(PAM_DIR, f"common-{pam_type}")) or ""
     return state, common
@@ -219,6 +221,11 @@ def main() -> None:
     if tool is None:
         module.fail_json(msg="pam-auth-update is not installed (package libpam-runtime)")
 
+    # What the plan reads, each path's state taken before it is read (reuse of a check result).
+    inputs = Inputs()
+    inputs.add(tool, *(os.path.join(PROFILES_DIR, str(p["name"])) for p in profiles))
+    inputs.add(*(os.path.join(d, f) for d, f in [(STATE_DIR, t) for t in STATE_TYPES]
+                 + [(PAM_DIR, f"common-{t}") for t in STATE_TYPES]))
     state, common = read_state()
     plans = []
     for profile in profiles:
@@ -242,7 +249,9 @@ def main() -> None:
               "actual": "\n".join(p["actual"] for _x, p in plans),
               "diff": [d for _x, p in plans for d in p["diff"]], "socle_results": results}
     todo = [(profile, planned) for profile, planned in plans if planned["changed"]]
-    if not todo or module.check_mode:
+    if module.check_mode:
+        module.exit_json(**result, socle_inputs=inputs.paths)
+    if not todo:
         module.exit_json(**result)
 
     for profile, planned in todo:

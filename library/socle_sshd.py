@@ -62,6 +62,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.socle_files import atomic_write, file_diff, read_text
+from ansible.module_utils.socle_reuse import Inputs
 
 KEYWORD_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -118,6 +119,23 @@ def setters(keyword: str, own_path: str) -> list[str]:
     return found
 
 
+INCLUDE_RE = re.compile(r"^\s*Include\s+(.+)$", re.I | re.M)
+
+
+def config_inputs(inputs: Inputs, path: str = "/etc/ssh/sshd_config", depth: int = 0) -> None:
+    """The files and folders sshd reads its configuration from: the main file and, recursively, its Includes."""
+    inputs.add(path)
+    if depth > 8:
+        return
+    for line in INCLUDE_RE.findall(read_text(path) or ""):
+        for pattern in line.split():
+            pattern = pattern.strip('"')
+            if not os.path.isabs(pattern):
+                pattern = os.path.join("/etc/ssh", pattern)
+            for match in inputs.add_glob(pattern):
+                config_inputs(inputs, match, depth + 1)
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -141,6 +159,10 @@ def main() -> None:
     if sshd is None:
         module.fail_json(msg="sshd is not installed on this host")
 
+    # What sshd -T and this check read, each path's state taken before it is read (reuse of a check result).
+    inputs = Inputs()
+    inputs.add(sshd, path)
+    config_inputs(inputs)
     wanted = render(settings, module.params["control"])
     before = read_text(path)
     changed = before != wanted
@@ -163,7 +185,7 @@ def main() -> None:
             if wrong:
                 where = "; ".join(f"{k} set first in {', '.join(setters(k, path)) or 'a Match block'}" for k in wrong)
                 module.fail_json(msg=f"{path} is right but sshd uses other values ({where})", **result)
-        module.exit_json(**result)
+        module.exit_json(**result, **({"socle_inputs": inputs.paths} if module.check_mode else {}))
 
     atomic_write(module, path, wanted, mode=0o644)
     rc, _out, err = module.run_command([sshd, "-t"])

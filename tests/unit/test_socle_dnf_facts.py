@@ -505,7 +505,8 @@ def test_module_bad_arguments(run_module, tmp_path, args, words):
 
 
 # -- RHEL 9 runs /usr/bin/python3 3.9: what runs there must import there ------------------------------
-RHEL_SIDE = ("module_utils/socle_updates.py", "module_utils/socle_files.py", "library/socle_dnf_facts.py",
+RHEL_SIDE = ("module_utils/socle_updates.py", "module_utils/socle_files.py", "module_utils/socle_reuse.py",
+             "library/socle_facts.py", "library/socle_dnf_facts.py",
              "library/socle_dnf_automatic.py")
 
 
