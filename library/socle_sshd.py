@@ -161,7 +161,7 @@ def main() -> None:
 
     # What sshd -T and this check read, each path's state taken before it is read (reuse of a check result).
     inputs = Inputs()
-    inputs.add(sshd, path)
+    inputs.add(sshd, path, "/etc/ssh")  # the folder's listing: host keys and files added or removed
     config_inputs(inputs)
     wanted = render(settings, module.params["control"])
     before = read_text(path)

@@ -203,14 +203,13 @@ def run(action, module_name: str, args: dict, task_vars: dict) -> dict:
         stored = lookup(cache, key, facts.get("watched"))
         if stored is not None:
             entry = cache["entries"][key]
-            if entry.get("used") != _today():
-                entry["used"] = _today()
-                save(path, cache)
+            entry["used"], entry["hits"] = _today(), int(entry.get("hits") or 0) + 1
+            save(path, cache)
             return {**json.loads(json.dumps(stored)), "socle_reused": True}
     result = action._execute_module(module_name=module_name, module_args=args, task_vars=task_vars)
     inputs = result.pop("socle_inputs", None)
     if path and isinstance(inputs, dict) and not result.get("failed") and not result.get("skipped"):
         kept = {k: v for k, v in result.items() if k not in ("invocation", "_ansible_no_log")}
-        cache["entries"][key] = {"module": module_name, "inputs": inputs, "result": kept, "used": _today()}
+        cache["entries"][key] = {"module": module_name, "inputs": inputs, "result": kept, "used": _today(), "hits": 0}
         save(path, cache)
     return result

@@ -12,6 +12,7 @@ the drifted settings.
 
 from __future__ import annotations
 
+import json
 import shlex
 import subprocess
 import sys
@@ -172,3 +173,43 @@ def test_each_drift_is_named_as_exactly_its_control(converged, tmp_path, index):
     for host in plan:
         armed = as_root(host, "systemctl is-active socle-nft-rollback.timer || true").stdout.strip()
         assert armed != "active", f"{host}: the firewall rollback timer is still armed after apply"
+
+
+# -- reuse of check results (module_utils/socle_reuse.py) on the lab: never a drift hidden ----------------------
+def test_an_unchanged_host_is_audited_from_reused_results_and_a_hidden_edit_is_still_seen(converged, tmp_path,
+                                                                                          monkeypatch):
+    """Two audits of the unchanged lab: the second answers socle_file, socle_sshd and socle_pam_auth_update
+    from the first (every entry used), with the same record; then an edit that keeps the file's size and
+    modification time is named as exactly its control, and that entry is measured again."""
+    monkeypatch.setenv("SOCLE_CHECK_CACHE", str(tmp_path / "cache"))
+    first = audit(tmp_path / "first")
+    files = sorted((tmp_path / "cache").glob("*.json"))
+    assert len(files) == len(HOSTS)
+    stored = {f: json.loads(f.read_text())["entries"] for f in files}
+    modules = {e["module"] for entries in stored.values() for e in entries.values()}
+    assert modules == {"socle_file", "socle_sshd", "socle_pam_auth_update"}, modules
+    assert all(e["hits"] == 0 for entries in stored.values() for e in entries.values())
+    second = audit(tmp_path / "second")
+    for f, entries in stored.items():
+        now = json.loads(f.read_text())["entries"]
+        assert set(now) == set(entries)
+        assert all(e["hits"] == 1 for e in now.values()), {k: e["module"] for k, e in now.items() if e["hits"] != 1}
+    same = ("status", "changed", "expected", "actual", "diff", "message")
+    assert {(h, c, k, str(getattr(r, k, None))) for h, x in first.hosts.items() for c, r in x.controls.items()
+            for k in same} == {(h, c, k, str(getattr(r, k, None))) for h, x in second.hosts.items()
+                               for c, r in x.controls.items() for k in same}
+    host = SERVERS[0] if SERVERS else DESKTOPS[0]
+    # Same length, modification time put back: only the change time (and the content) tells.
+    hide = ("p=/etc/profile.d/00-socle-tmout.sh; t=$(stat -c %y $p); sed -i 's/^TMOUT=1/TMOUT=2/;t;s/^TMOUT=[0-9]/TMOUT=1/' $p;"
+            " touch -d \"$t\" $p")
+    before = as_root(host, "stat -c '%s %Y' /etc/profile.d/00-socle-tmout.sh").stdout
+    as_root(host, hide)
+    try:
+        assert as_root(host, "stat -c '%s %Y' /etc/profile.d/00-socle-tmout.sh").stdout == before
+        third = audit(tmp_path / "third")
+        assert flagged(third) - converged == {(host, "M4-LNX-SHELL-TMOUT")}
+        assert "-TMOUT=" in (third.hosts[host].controls["M4-LNX-SHELL-TMOUT"].diff or "")
+    finally:
+        proc = socle("apply", "-q", "--from-run", str(tmp_path / "third" / "run.json"), "--out", str(tmp_path / "fix"))
+    assert proc.returncode in (0, 2), proc.stdout + proc.stderr
+    assert load_record(tmp_path / "fix" / "run.json").changed_pairs() == {(host, "M4-LNX-SHELL-TMOUT")}

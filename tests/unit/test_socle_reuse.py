@@ -186,6 +186,8 @@ def test_second_audit_is_answered_without_a_round_trip_and_says_so(host):
     second = audit(host, args)
     assert len(host.calls) == 1
     assert second.pop("socle_reused") is True
+    entries = reuse.load(reuse.host_file(os.environ["SOCLE_CHECK_CACHE"], HOST))["entries"]
+    assert [e["hits"] for e in entries.values()] == [1]
     assert "socle_inputs" not in first and "invocation" in first
     assert second == {k: v for k, v in first.items() if k != "invocation"}
 
