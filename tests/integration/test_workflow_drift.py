@@ -200,8 +200,8 @@ def test_an_unchanged_host_is_audited_from_reused_results_and_a_hidden_edit_is_s
                                for c, r in x.controls.items() for k in same}
     host = SERVERS[0] if SERVERS else DESKTOPS[0]
     # Same length, modification time put back: only the change time (and the content) tells.
-    hide = ("p=/etc/profile.d/00-socle-tmout.sh; t=$(stat -c %y $p); sed -i 's/^TMOUT=1/TMOUT=2/;t;s/^TMOUT=[0-9]/TMOUT=1/' $p;"
-            " touch -d \"$t\" $p")
+    hide = ("p=/etc/profile.d/00-socle-tmout.sh; t=$(stat -c %y $p);"
+            " sed -i 's/^TMOUT=1/TMOUT=2/;t;s/^TMOUT=[0-9]/TMOUT=1/' $p; touch -d \"$t\" $p")
     before = as_root(host, "stat -c '%s %Y' /etc/profile.d/00-socle-tmout.sh").stdout
     as_root(host, hide)
     try:
