@@ -502,11 +502,13 @@ def test_organisation_legal_notice_recalls_the_charter_with_windows_paths():
 def test_organisation_is_wired_into_the_windows_play_under_organisation_enabled():
     plays = load_tasks(ROOT / "playbooks" / "site.yml")
     (windows,) = [p for p in plays if p.get("hosts") == "socle_windows"]
-    assert "organisation" in [r["role"] for r in windows["roles"]]
+    assert "organisation" in imported_roles(windows)
     tasks = load_tasks(ROOT / "roles" / "organisation" / "tasks" / "main.yml")
     (include,) = [t for t in tasks if t.get("ansible.builtin.include_tasks") == "windows.yml"]
     assert str(include["when"]).endswith("and organisation_enabled")
-    (render,) = [t for t in tasks if "socle_organisation" in t]
+    assert [t.get("ansible.builtin.import_tasks") for t in tasks] == ["posix.yml", None]
+    (render,) = [t for t in load_tasks(ROOT / "roles" / "organisation" / "tasks" / "posix.yml")
+                 if "socle_organisation" in t]
     assert {"M6-WIN-RUNBOOK-COPY", "M7-WIN-LEGAL-NOTICE", "M8-WIN-CHARTER-DEPLOYED"} <= set(render["tags"])
 
 
@@ -634,7 +636,14 @@ def test_main_includes_the_windows_backup_only_where_backup_is_enabled():
     assert str(include["when"]).endswith("and backup_enabled")
     plays = load_tasks(ROOT / "playbooks" / "site.yml")
     (windows,) = [p for p in plays if p.get("hosts") == "socle_windows"]
-    assert "backup" in [r["role"] for r in windows["roles"]]
+    assert "backup" in imported_roles(windows)
+
+
+def imported_roles(play: dict) -> list[str]:
+    """The roles a play imports (as import_role tasks, whose main entry point holds the Windows tasks)."""
+    imports = [t["ansible.builtin.import_role"] for t in play.get("tasks", []) if "ansible.builtin.import_role" in t]
+    assert all(i.get("tasks_from", "main") == "main" for i in imports), "the Windows play needs each role's main.yml"
+    return [i["name"] for i in imports]
 
 
 @pytest.mark.parametrize(

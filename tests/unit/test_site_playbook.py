@@ -1,0 +1,62 @@
+"""playbooks/site.yml: each role once per play, the Linux play without Windows tasks or repeated validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+ORDER = ["accounts", "session_lock", "offsite_target", "backup", "firewall", "updates", "antivirus", "organisation"]
+
+
+def plays() -> list[dict]:
+    return yaml.safe_load((ROOT / "playbooks" / "site.yml").read_text(encoding="utf-8"))
+
+
+def imports(play: dict) -> list[dict]:
+    return [t["ansible.builtin.import_role"] for t in play["tasks"] if "ansible.builtin.import_role" in t]
+
+
+def tasks(role: str, name: str) -> list[dict]:
+    return yaml.safe_load((ROOT / "roles" / role / "tasks" / f"{name}.yml").read_text(encoding="utf-8"))
+
+
+def test_the_policy_of_every_role_is_validated_for_every_host_before_any_host_is_touched():
+    first = plays()[0]
+    assert first["hosts"] == "all" and first["any_errors_fatal"] is True
+    (policy,) = [t for t in first["tasks"] if "socle_policy" in t]
+    assert not (policy["socle_policy"] or {}).get("roles"), "socle_policy must check every role's argument specs"
+    specs = sorted(p.parent.parent.name for p in (ROOT / "roles").glob("*/meta/argument_specs.yml"))
+    assert specs == sorted(ORDER)
+
+
+def test_the_linux_play_imports_each_role_once_by_its_linux_entry_point_without_a_second_validation():
+    (linux,) = [p for p in plays() if p.get("hosts") == "all:!socle_windows"]
+    assert "roles" not in linux
+    assert "socle_facts" in linux["tasks"][0]
+    found = imports(linux)
+    assert [i["name"] for i in found] == ORDER
+    for item in found:
+        assert item["rolespec_validate"] is False
+        has_posix = (ROOT / "roles" / item["name"] / "tasks" / "posix.yml").exists()
+        assert item.get("tasks_from", "main") == ("posix" if has_posix else "main"), item
+
+
+def test_the_windows_play_imports_the_main_entry_points():
+    (windows,) = [p for p in plays() if p.get("hosts") == "socle_windows"]
+    found = imports(windows)
+    assert [i["name"] for i in found] == [r for r in ORDER if r != "offsite_target"]
+    assert all(i.get("tasks_from", "main") == "main" and i["rolespec_validate"] is False for i in found)
+
+
+def test_each_main_entry_point_is_its_linux_entry_point_plus_the_windows_tasks_only():
+    for role in ORDER:
+        if not (ROOT / "roles" / role / "tasks" / "posix.yml").exists():
+            assert not (ROOT / "roles" / role / "tasks" / "windows.yml").exists(), role
+            continue
+        main = tasks(role, "main")
+        assert main[0]["ansible.builtin.import_tasks"] == "posix.yml" and "when" not in main[0], role
+        assert len(main) == 2 and main[1]["ansible.builtin.include_tasks"] == "windows.yml", role
+        assert "'Windows'" in main[1]["when"], role
+        assert not any("windows" in str(t.get("ansible.builtin.include_tasks", "")) for t in tasks(role, "posix")), role
