@@ -83,7 +83,7 @@ def run(options: RunOptions) -> tuple[Path, str]:
         "ANSIBLE_NOCOLOR": "1",
         # ansible-runner replaces the callback path with its own; keep the project's in front
         "ANSIBLE_CALLBACK_PLUGINS": str(ROOT / "callback_plugins"),
-        "ANSIBLE_CALLBACKS_ENABLED": "socle_record,socle_module_cache",
+        "ANSIBLE_CALLBACKS_ENABLED": "socle_record,socle_module_cache,socle_preload",
         # ansible-playbook from the same environment as this Python, activated or not
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }

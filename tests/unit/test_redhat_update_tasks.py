@@ -167,8 +167,8 @@ def test_check_mode_on_a_fresh_host_still_measures(host):
     assert [r.control for r in runs if r.module == "socle_finding" and not r.skipped] == list(FINDINGS)
 
 
-def test_main_includes_the_rhel_tasks_only_on_the_rhel_family():
-    tasks = load_tasks(ROOT / "roles" / "updates" / "tasks" / "main.yml")
+def test_the_linux_entry_point_includes_the_rhel_tasks_only_on_the_rhel_family():
+    tasks = load_tasks(ROOT / "roles" / "updates" / "tasks" / "posix.yml")  # the Linux entry point, in main.yml too
     (rhel,) = [t for t in tasks if t.get("ansible.builtin.include_tasks") == "RedHat.yml"]
     assert str(rhel["when"]) == "ansible_facts['socle']['os_family'] == 'RedHat'"
     # Skipped elsewhere, the include makes the dnf-automatic control (only) not applicable.
