@@ -79,6 +79,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+socle_inputs:
+  description: In check mode, the state (lstat) of every path the check read, taken before reading it, for
+    the action to reuse this result while they are unchanged (see module_utils/socle_reuse.py). The action
+    removes it from the task's result.
+  returned: check mode
+  type: dict
 changed_paths:
   description: The paths a run changes (check mode) or changed.
   returned: always

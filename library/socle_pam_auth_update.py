@@ -66,6 +66,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+socle_inputs:
+  description: In check mode, the state (lstat) of every path the check read, taken before reading it, for
+    the action to reuse this result while they are unchanged (see module_utils/socle_reuse.py). The action
+    removes it from the task's result.
+  returned: check mode
+  type: dict
 expected:
   description: The profile's module lines, by PAM type.
   returned: always
