@@ -60,3 +60,35 @@ def test_each_main_entry_point_is_its_linux_entry_point_plus_the_windows_tasks_o
         assert len(main) == 2 and main[1]["ansible.builtin.include_tasks"] == "windows.yml", role
         assert "'Windows'" in main[1]["when"], role
         assert not any("windows" in str(t.get("ansible.builtin.include_tasks", "")) for t in tasks(role, "posix")), role
+
+
+def all_tasks(items: list) -> list[dict]:
+    """Every task of a task list, blocks included."""
+    found = []
+    for item in items or []:
+        found.append(item)
+        for key in ("block", "rescue", "always", "tasks", "pre_tasks", "post_tasks", "handlers"):
+            found += all_tasks(item.get(key))
+    return found
+
+
+def test_no_meta_task_relies_on_a_when_that_ansible_ignores():
+    """reset_connection, noop and refresh_inventory run whatever `when` says: a condition on them is a bug
+    (the firewall's reset dropped the SSH connection on every run, audits included)."""
+    files = [*ROOT.glob("roles/*/tasks/*.yml"), *ROOT.glob("roles/*/handlers/*.yml"), *ROOT.glob("playbooks/*.yml")]
+    offenders = [f"{path.relative_to(ROOT)}: {task.get('name')}" for path in files
+                 for task in all_tasks(yaml.safe_load(path.read_text(encoding="utf-8")))
+                 if str(task.get("ansible.builtin.meta", task.get("meta", ""))) in ("reset_connection", "noop",
+                                                                                    "refresh_inventory")
+                 and "when" in task]
+    assert offenders == []
+
+
+def test_the_firewall_reconnects_only_when_its_rollback_is_armed_and_under_the_same_tags():
+    linux = tasks("firewall", "linux")
+    (include,) = [t for t in linux if t.get("ansible.builtin.include_tasks") == "reconnect.yml"]
+    assert include["when"] == "__firewall_result.rollback.armed | default(false)"
+    inner = tasks("firewall", "reconnect")
+    assert [next(k for k in t if k.startswith("ansible.builtin.")) for t in inner] == [
+        "ansible.builtin.meta", "ansible.builtin.wait_for_connection"]
+    assert all(t["tags"] == include["tags"] for t in inner)
