@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
+
+from socle import cache
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE_PATH = PROJECT_ROOT / "catalogue" / "controls.yml"
@@ -238,6 +239,8 @@ def _schema_errors(data: Any) -> list[str]:
         doc = json.loads(json.dumps(data))  # the JSON view the schema describes (int keys -> str)
     except (TypeError, ValueError) as exc:
         return [f"catalogue: not representable as JSON ({exc})"]
+    import jsonschema  # only when a catalogue is validated (not for one already found valid)
+
     validator = jsonschema.Draft202012Validator(load_schema())
     errors = sorted(validator.iter_errors(doc), key=lambda e: ([str(p) for p in e.absolute_path], e.message))
     return [f"{_where(list(error.absolute_path), doc)}: {error.message}" for error in errors]
@@ -327,9 +330,14 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
         data = _load_yaml(text, _CatalogueLoader)
     except yaml.YAMLError as exc:
         raise CatalogueError(f"invalid YAML: {exc}", source) from exc
-    errors = validate(data)
-    if errors:
-        raise CatalogueError(errors, source)
+    # A catalogue validates the same way every time: its verdict is kept under a digest of its text,
+    # the schema's and this file's (the rules), so only a changed catalogue or validator runs it again.
+    verdict = cache.digest(text, SCHEMA_PATH.read_bytes(), Path(__file__).read_bytes())
+    if not cache.has_marker("catalogue-valid", verdict):
+        errors = validate(data)
+        if errors:
+            raise CatalogueError(errors, source)
+        cache.set_marker("catalogue-valid", verdict)
     return Catalogue(
         measures={int(k): dict(v) for k, v in sorted(data["measures"].items())},
         controls={entry["id"]: entry for entry in data["controls"]},

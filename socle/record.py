@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
+if TYPE_CHECKING:
+    import jsonschema
+
 
 __all__ = [
     "CONTROL_STATUSES",
@@ -317,6 +319,8 @@ def _is_date_time(value: object) -> bool:
 
 @lru_cache(maxsize=1)
 def _validator() -> jsonschema.protocols.Validator:
+    import jsonschema  # only for a record the fast check finds invalid (about 40 ms to import)
+
     checker = jsonschema.FormatChecker(formats=())
     checker.checks("date-time")(_is_date_time)
     cls = jsonschema.validators.validator_for(_schema())
@@ -566,6 +570,8 @@ def validate_record(data: object) -> list[tuple[str, str]]:
 
 @lru_cache(maxsize=1)
 def _host_validator() -> jsonschema.protocols.Validator:
+    import jsonschema
+
     schema = _schema()
     host_schema = {**schema["properties"]["hosts"]["additionalProperties"], "$defs": schema.get("$defs", {})}
     cls = jsonschema.validators.validator_for(schema)
