@@ -11,8 +11,12 @@ description:
     C(module_utils/socle_reuse.py)). This action gives the module the list of those paths (C(watch)); the
     module returns their state in C(ansible_facts.socle.watched), in the same round trip as the other
     facts, and the actions of those modules answer on the controller only where every input is unchanged.
-  - C(SOCLE_CHECK_CACHE=off) turns this off (no C(watch) is passed); outside check mode nothing is passed
-    either, since apply never reuses a result.
+  - It also passes (C(prefetch)) the read-only measurements this host's previous audit made
+    (C(socle_accounts_audit), C(socle_clamav_facts), C(socle_updates_facts)) with their arguments; the module
+    makes them in the same round trip (see C(module_utils/socle_measure.py)) and each of those tasks, when
+    its arguments are the same, returns that result instead of a round trip of its own.
+  - C(SOCLE_CHECK_CACHE=off) turns this off (no C(watch) or C(prefetch) is passed); outside check mode
+    nothing is passed either, since apply never reuses a result.
 """
 
 import importlib.util
@@ -44,6 +48,8 @@ class ActionModule(ActionBase):
         reuse = _load("socle_reuse")
         folder = reuse.cache_dir()
         if folder and self._play_context.check_mode and "watch" not in args:
-            args["watch"] = reuse.watched_paths(reuse.load(reuse.host_file(folder, task_vars or {})))
+            cache = reuse.load(reuse.host_file(folder, task_vars or {}))
+            args["watch"] = reuse.watched_paths(cache)
+            args["prefetch"] = reuse.prefetch_requests(cache, self, task_vars or {})
         result.update(self._execute_module(module_name="socle_facts", module_args=args, task_vars=task_vars))
         return result

@@ -46,26 +46,17 @@ databases:
   type: dict
 """
 
-from datetime import UTC, datetime
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.socle_clamav import read_databases, signature_age_finding
+from ansible.module_utils.socle_clamav import ARGUMENT_SPEC, measure
+from ansible.module_utils.socle_measure import MeasureError
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "database_dir": {"type": "path", "default": "/var/lib/clamav"},
-            "max_age_h": {"type": "int", "default": 48},
-        },
-        supports_check_mode=True,
-    )
-    if module.params["max_age_h"] < 1:
-        module.fail_json(msg="max_age_h: must be 1 hour or more")
-    databases = read_databases(module.params["database_dir"])
-    result = signature_age_finding(databases, datetime.now(UTC), module.params["max_age_h"])
-    shown = {name: ({**d, "built": d["built"].isoformat()} if "built" in d else d) for name, d in databases.items()}
-    module.exit_json(changed=False, socle_finding=result, databases=shown)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    try:
+        module.exit_json(**measure(module, module.params))
+    except MeasureError as exc:
+        module.fail_json(msg=str(exc))
 
 
 if __name__ == "__main__":

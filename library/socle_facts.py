@@ -23,6 +23,14 @@ options:
     type: list
     elements: str
     default: []
+  prefetch:
+    description: Read-only measurements to make in this round trip (check mode only), each with C(name)
+      (C(socle_accounts_audit), C(socle_clamav_facts) or C(socle_updates_facts)), C(args) and C(key); their
+      results are returned in C(ansible_facts.socle.prefetched) (see C(module_utils/socle_measure.py)). The
+      C(socle_facts) action passes the measurements this host's previous audit made.
+    type: list
+    elements: dict
+    default: []
 attributes:
   check_mode:
     support: full
@@ -37,11 +45,16 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+prefetch_skipped:
+  description: Each measurement of C(prefetch) left out, with the reason (its task then runs the module).
+  returned: always
+  type: dict
 ansible_facts:
   description: C(socle) dictionary with os_id, os_version, os_family, platform, gnome, gdm, dconf,
     openssh_version, systemd, packages (installed Debian packages, None without dpkg), units (the
-    service and timer units both enabled and active, None without systemctl) and watched (the state of
-    each path of C(watch)).
+    service and timer units both enabled and active, None without systemctl), watched (the state of
+    each path of C(watch)) and prefetched (name to C(key), C(params) and C(result) of each measurement of
+    C(prefetch) made without error; only in check mode).
   returned: always
   type: dict
 """
@@ -50,6 +63,7 @@ import os
 import re
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.socle_measure import prefetch
 from ansible.module_utils.socle_reuse import watch
 
 GNOME_SCHEMA = "usr/share/glib-2.0/schemas/org.gnome.desktop.screensaver.gschema.xml"
@@ -118,7 +132,8 @@ def enabled_and_active(show: str) -> list[str]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec={"root": {"type": "path", "default": "/"},
-                                          "watch": {"type": "list", "elements": "str", "default": []}},
+                                          "watch": {"type": "list", "elements": "str", "default": []},
+                                          "prefetch": {"type": "list", "elements": "dict", "default": []}},
                            supports_check_mode=True)
     root = module.params["root"]
     release = {}
@@ -170,7 +185,10 @@ def main() -> None:
     if os.path.exists(status):
         with open(status, encoding="utf-8", errors="replace") as handle:
             facts["packages"] = installed_packages(handle.read())
-    module.exit_json(changed=False, ansible_facts={"socle": facts})
+    # Last, once every other fact is read: a scheduled audit's read-only measurements (socle_measure).
+    skipped: dict[str, str] = {}
+    facts["prefetched"] = prefetch(module, module.params["prefetch"], skipped) if module.check_mode else {}
+    module.exit_json(changed=False, ansible_facts={"socle": facts}, prefetch_skipped=skipped)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,11 @@ kept up to date by freshclam with incremental updates, carries the header of its
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+from datetime import datetime, timezone
+
+from ansible.module_utils.socle_measure import MeasureError
+
+UTC = timezone.utc  # noqa: UP017 - datetime.UTC is Python 3.11+, RHEL 9 runs 3.9
 
 HEADER_SIZE = 512
 MAGIC = "ClamAV-VDB:"
@@ -87,6 +91,22 @@ def signature_age_finding(databases: dict[str, dict], now: datetime, max_age_h: 
     if age < -1:
         return {"status": "drift", "expected": expected, "actual": actual + ": in the future, check the clock"}
     return {"status": "compliant" if age <= max_age_h else "drift", "expected": expected, "actual": actual}
+
+
+ARGUMENT_SPEC = {
+    "database_dir": {"type": "path", "default": "/var/lib/clamav"},
+    "max_age_h": {"type": "int", "default": 48},
+}
+
+
+def measure(_module, params: dict) -> dict:
+    """socle_clamav_facts' result for validated ``params``. Raises MeasureError."""
+    if params["max_age_h"] < 1:
+        raise MeasureError("max_age_h: must be 1 hour or more")
+    databases = read_databases(params["database_dir"])
+    result = signature_age_finding(databases, datetime.now(UTC), params["max_age_h"])
+    shown = {name: ({**d, "built": d["built"].isoformat()} if "built" in d else d) for name, d in databases.items()}
+    return {"changed": False, "socle_finding": result, "databases": shown}
 
 
 def build_header(built: datetime, version: int = 27000, signatures: int = 2000000, with_seconds: bool = True) -> bytes:

@@ -80,14 +80,14 @@ def watch(paths: list[str]) -> dict[str, list | None]:
 
 # -- controller side -----------------------------------------------------------------------------------
 
-def cache_dir(environ=None) -> str | None:
-    """SOCLE_CHECK_CACHE (off: no reuse), else $XDG_CACHE_HOME/socle/check-results."""
+def cache_dir(environ=None, variable: str = "SOCLE_CHECK_CACHE", name: str = "check-results") -> str | None:
+    """The folder ``variable`` names (off: no cache), else $XDG_CACHE_HOME/socle/<name>."""
     environ = os.environ if environ is None else environ
-    setting = environ.get("SOCLE_CHECK_CACHE", "")
+    setting = environ.get(variable, "")
     if setting.lower() in ("off", "0", "no", "false"):
         return None
     base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return setting or os.path.join(base, "socle", "check-results")
+    return setting or os.path.join(base, "socle", name)
 
 
 def host_file(folder: str, task_vars: dict) -> str:
@@ -157,11 +157,8 @@ def _today() -> str:
     return datetime.datetime.now(UTC).strftime("%Y-%m-%d")
 
 
-def save(path: str, cache: dict) -> None:
-    """Write the host's cache atomically, without the entries unused for KEEP_DAYS; errors are ignored."""
-    limit = (datetime.datetime.now(UTC) - datetime.timedelta(days=KEEP_DAYS)).strftime("%Y-%m-%d")
-    cache["entries"] = {k: v for k, v in cache["entries"].items()
-                        if isinstance(v, dict) and str(v.get("used", "")) >= limit}
+def write_json(path: str, data) -> None:
+    """Write a cache file atomically (a temporary file, then a rename); a file that cannot be written is left."""
     try:
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
@@ -169,11 +166,21 @@ def save(path: str, cache: dict) -> None:
         return
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(cache, handle)
+            json.dump(data, handle)
         os.replace(tmp, path)
     except (OSError, TypeError, ValueError):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+
+
+def save(path: str, cache: dict) -> None:
+    """Write the host's cache, without the entries and measurements unused for KEEP_DAYS; errors are ignored."""
+    limit = (datetime.datetime.now(UTC) - datetime.timedelta(days=KEEP_DAYS)).strftime("%Y-%m-%d")
+    for part in ("entries", "measures"):
+        if isinstance(cache.get(part), dict):
+            cache[part] = {k: v for k, v in cache[part].items()
+                           if isinstance(v, dict) and str(v.get("used", "")) >= limit}
+    write_json(path, cache)
 
 
 def run(action, module_name: str, args: dict, task_vars: dict) -> dict:
@@ -212,4 +219,114 @@ def run(action, module_name: str, args: dict, task_vars: dict) -> dict:
         kept = {k: v for k, v in result.items() if k not in ("invocation", "_ansible_no_log")}
         cache["entries"][key] = {"module": module_name, "inputs": inputs, "result": kept, "used": _today(), "hits": 0}
         save(path, cache)
+    return result
+
+
+# -- the package simulation of socle_updates_facts ------------------------------------------------------
+
+def simulation_file(task_vars: dict) -> str | None:
+    """This host's last package simulation (key and pending updates): SOCLE_APT_CACHE, else
+    $XDG_CACHE_HOME/socle/apt-simulation, one file per inventory name, address and port."""
+    folder = cache_dir(variable="SOCLE_APT_CACHE", name="apt-simulation")
+    if not folder:
+        return None
+    who = "\0".join(str(task_vars.get(k, "")) for k in ("inventory_hostname", "ansible_host", "ansible_port"))
+    return os.path.join(folder, hashlib.sha256(who.encode()).hexdigest()[:32] + ".json")
+
+
+def read_simulation(path: str) -> dict | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("key"), str) else None
+
+
+def keep_simulation(path: str, simulation: dict) -> None:
+    write_json(path, {"key": simulation["key"], "pending": simulation["pending"]})
+
+
+def with_simulation(args: dict, task_vars: dict) -> dict:
+    """socle_updates_facts' arguments with the host's earlier simulation (the module reuses it only when the
+    key of the simulation's inputs is the same)."""
+    path = simulation_file(task_vars)
+    if path and "simulation" not in args:
+        earlier = read_simulation(path)
+        if earlier:
+            return {**args, "simulation": earlier}
+    return args
+
+
+def keep_new_simulation(result: dict, task_vars: dict) -> None:
+    simulation = result.get("simulation")
+    path = simulation_file(task_vars)
+    if path and isinstance(simulation, dict) and not simulation.get("reused") and not result.get("failed"):
+        keep_simulation(path, simulation)
+
+
+# -- read-only measurements made ahead, in the socle_facts round trip (see socle_measure) ----------------
+
+#: The modules whose measurement socle_facts may make ahead, with what completes their arguments.
+PREFETCHABLE = {
+    "socle_accounts_audit": None,
+    "socle_clamav_facts": None,
+    "socle_updates_facts": with_simulation,
+}
+
+
+def final_args(name: str, args: dict, task_vars: dict) -> dict:
+    complete = PREFETCHABLE.get(name)
+    return complete(args, task_vars) if complete else args
+
+
+def measure_key(name: str, args: dict, action) -> str:
+    """A measurement's identity: the module, its final arguments and who it runs as."""
+    context = {"become": bool(action._play_context.become), "become_user": action._play_context.become_user,
+               "remote_user": action._play_context.remote_user}
+    text = json.dumps({"module": name, "args": args, "context": context}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def prefetch_requests(cache: dict, action, task_vars: dict) -> list[dict]:
+    """What socle_facts measures ahead: the measurements of this host's previous audit, with their key."""
+    requests = []
+    measures = cache.get("measures")
+    for name, entry in sorted((measures if isinstance(measures, dict) else {}).items()):
+        if name in PREFETCHABLE and isinstance(entry, dict) and isinstance(entry.get("args"), dict):
+            args = final_args(name, entry["args"], task_vars)
+            requests.append({"name": name, "args": args, "key": measure_key(name, args, action)})
+    return requests
+
+
+def measure(action, name: str, args: dict, task_vars: dict) -> dict:
+    """Run a read-only measurement, or return the one socle_facts made ahead with the same key.
+
+    ``args`` are the task's arguments. In check mode with the cache on (and not ``no_log``), the host's
+    cache remembers the call so that the next audit's socle_facts makes it ahead.
+    """
+    task_vars = task_vars or {}
+    module_args = final_args(name, args, task_vars)
+    folder = cache_dir() if action._play_context.check_mode and not action._task.no_log else None
+    path = host_file(folder, task_vars) if folder else None
+    result = None
+    if path:
+        key = measure_key(name, module_args, action)
+        facts = (task_vars.get("ansible_facts") or {}).get("socle") or {}
+        ahead = (facts.get("prefetched") or {}).get(name)
+        if isinstance(ahead, dict) and ahead.get("key") == key and isinstance(ahead.get("result"), dict):
+            result = json.loads(json.dumps(ahead["result"]))
+            result["invocation"] = {"module_args": ahead.get("params")}
+            result["socle_prefetched"] = True
+    if result is None:  # a copy: _execute_module adds Ansible's _ansible_* settings to the dict it is given
+        result = action._execute_module(module_name=name, module_args=dict(module_args), task_vars=task_vars)
+    if path and not result.get("failed"):
+        cache = load(path)
+        measures = cache.setdefault("measures", {})
+        earlier = measures.get(name) if isinstance(measures.get(name), dict) else {}
+        hits = int(earlier.get("hits") or 0) if earlier.get("args") == args else 0
+        entry = {"args": args, "used": _today(), "hits": hits + (1 if result.get("socle_prefetched") else 0)}
+        if earlier != entry:  # hits: how many audits this measurement was made ahead for (observability)
+            measures[name] = entry
+            save(path, cache)
     return result

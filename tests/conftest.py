@@ -21,8 +21,25 @@ def _load(name: str, path: Path):
     return module
 
 
-for _util in sorted((ROOT / "module_utils").glob("*.py")):
-    _load(f"ansible.module_utils.{_util.stem}", _util)
+def _load_module_utils() -> None:
+    """Every project module_utils file as ansible.module_utils.<name>, each after those it imports."""
+    pending = sorted((ROOT / "module_utils").glob("*.py"))
+    while pending:
+        deferred = []
+        for path in pending:
+            try:
+                _load(f"ansible.module_utils.{path.stem}", path)
+            except ModuleNotFoundError as exc:
+                if not (exc.name or "").startswith("ansible.module_utils.socle_"):
+                    raise
+                sys.modules.pop(f"ansible.module_utils.{path.stem}", None)
+                deferred.append(path)
+        if len(deferred) == len(pending):
+            raise ImportError(f"module_utils that import each other or a missing file: {deferred}")
+        pending = deferred
+
+
+_load_module_utils()
 
 
 def load_project_module(kind: str, name: str):

@@ -176,6 +176,10 @@ def test_each_drift_is_named_as_exactly_its_control(converged, tmp_path, index):
 
 
 # -- reuse of check results (module_utils/socle_reuse.py) on the lab: never a drift hidden ----------------------
+#: The read-only measurements socle_facts makes ahead in a scheduled audit (module_utils/socle_measure.py).
+MEASURED_AHEAD = ("socle_accounts_audit", "socle_clamav_facts", "socle_updates_facts")
+
+
 def test_an_unchanged_host_is_audited_from_reused_results_and_a_hidden_edit_is_still_seen(converged, tmp_path,
                                                                                           monkeypatch):
     """Two audits of the unchanged lab: the second answers socle_file, socle_sshd and socle_pam_auth_update
@@ -189,11 +193,17 @@ def test_an_unchanged_host_is_audited_from_reused_results_and_a_hidden_edit_is_s
     modules = {e["module"] for entries in stored.values() for e in entries.values()}
     assert modules == {"socle_file", "socle_sshd", "socle_pam_auth_update"}, modules
     assert all(e["hits"] == 0 for entries in stored.values() for e in entries.values())
+    # The read-only measurements are remembered for socle_facts to make ahead in the next audit.
+    measured = {f: json.loads(f.read_text())["measures"] for f in files}
+    assert all(set(m) == set(MEASURED_AHEAD) and all(e["hits"] == 0 for e in m.values()) for m in measured.values())
     second = audit(tmp_path / "second")
     for f, entries in stored.items():
-        now = json.loads(f.read_text())["entries"]
+        data = json.loads(f.read_text())
+        now = data["entries"]
         assert set(now) == set(entries)
         assert all(e["hits"] == 1 for e in now.values()), {k: e["module"] for k, e in now.items() if e["hits"] != 1}
+        # ...and the second audit answered each of them from the socle_facts round trip.
+        assert {n: e["hits"] for n, e in data["measures"].items()} == dict.fromkeys(MEASURED_AHEAD, 1)
     same = ("status", "changed", "expected", "actual", "diff", "message")
     assert {(h, c, k, str(getattr(r, k, None))) for h, x in first.hosts.items() for c, r in x.controls.items()
             for k in same} == {(h, c, k, str(getattr(r, k, None))) for h, x in second.hosts.items()
@@ -204,12 +214,18 @@ def test_an_unchanged_host_is_audited_from_reused_results_and_a_hidden_edit_is_s
             " sed -i 's/^TMOUT=1/TMOUT=2/;t;s/^TMOUT=[0-9]/TMOUT=1/' $p; touch -d \"$t\" $p")
     before = as_root(host, "stat -c '%s %Y' /etc/profile.d/00-socle-tmout.sh").stdout
     as_root(host, hide)
+    # And a change only a measurement sees (made ahead in this audit too): a held package.
+    as_root(host, "apt-mark hold nftables")
     try:
         assert as_root(host, "stat -c '%s %Y' /etc/profile.d/00-socle-tmout.sh").stdout == before
         third = audit(tmp_path / "third")
-        assert flagged(third) - converged == {(host, "M4-LNX-SHELL-TMOUT")}
+        assert flagged(third) - converged == {(host, "M4-LNX-SHELL-TMOUT"), (host, "M1-LNX-HELD-PACKAGES")}
         assert "-TMOUT=" in (third.hosts[host].controls["M4-LNX-SHELL-TMOUT"].diff or "")
+        assert "nftables" in third.hosts[host].controls["M1-LNX-HELD-PACKAGES"].actual
+        ahead = {n: e["hits"] for f in files for n, e in json.loads(f.read_text())["measures"].items()}
+        assert set(ahead.values()) == {2}, ahead
     finally:
+        as_root(host, "apt-mark unhold nftables", check=False)
         proc = socle("apply", "-q", "--from-run", str(tmp_path / "third" / "run.json"), "--out", str(tmp_path / "fix"))
     assert proc.returncode in (0, 2), proc.stdout + proc.stderr
     assert load_record(tmp_path / "fix" / "run.json").changed_pairs() == {(host, "M4-LNX-SHELL-TMOUT")}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 
 import pytest
 from conftest import load_project_module
 
 audit = load_project_module("library", "socle_accounts_audit")
 acc = load_project_module("module_utils", "socle_accounts")
+host_side = sys.modules["ansible.module_utils.socle_accounts_host"]  # what the module runs
 
 PASSWD = ("root:x:0:0:root:/root:/bin/bash\nsocleadm:x:1000:1000::/home/socleadm:/bin/bash\n"
           "lea:x:1001:1001::/home/lea:/bin/bash\n")
@@ -29,13 +31,13 @@ def host(monkeypatch, tmp_path):
             return (getent_rc, passwd if args[1] == "passwd" else shadow, "boom")
 
         monkeypatch.setattr(audit.AnsibleModule, "run_command", run_command)
-        monkeypatch.setattr(audit, "SUDOERS", str(etc / "sudoers"))
-        monkeypatch.setattr(audit, "LASTLOG", str(tmp_path / "lastlog"))
-        monkeypatch.setattr(audit, "WTMP", str(tmp_path / "wtmp"))
-        monkeypatch.setattr(audit, "WTMPDB", str(tmp_path / "wtmp.db"))
-        monkeypatch.setattr(audit, "LASTLOG2", str(tmp_path / "lastlog2.db"))
-        real_read = audit.read_text
-        monkeypatch.setattr(audit, "read_text",
+        monkeypatch.setattr(host_side, "SUDOERS", str(etc / "sudoers"))
+        monkeypatch.setattr(host_side, "LASTLOG", str(tmp_path / "lastlog"))
+        monkeypatch.setattr(host_side, "WTMP", str(tmp_path / "wtmp"))
+        monkeypatch.setattr(host_side, "WTMPDB", str(tmp_path / "wtmp.db"))
+        monkeypatch.setattr(host_side, "LASTLOG2", str(tmp_path / "lastlog2.db"))
+        real_read = host_side.read_text
+        monkeypatch.setattr(host_side, "read_text",
                             lambda p: real_read(str(etc / "login.defs")) if p == "/etc/login.defs" else real_read(p))
         monkeypatch.setenv("SUDO_USER", "socleadm")
         return tmp_path, etc, calls

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import sys
 import time
 from datetime import datetime, timedelta
 from unittest import mock
@@ -13,6 +14,8 @@ from ansible.module_utils import socle_updates as su
 from conftest import load_project_module
 
 facts = load_project_module("library", "socle_updates_facts")
+apt_host = sys.modules["ansible.module_utils.socle_updates_host"]  # what the module runs
+reuse = sys.modules["ansible.module_utils.socle_reuse"]
 dnf_module = load_project_module("library", "socle_dnf_automatic")
 
 # Recorded from `apt-get -s upgrade` on Debian 12 (bookworm) and Debian 13 (trixie).
@@ -346,25 +349,25 @@ def apt_inputs(tmp_path, monkeypatch):
     (root / "lists" / "security_Packages").write_text("Package: openssl\n")
     (root / "lists" / "lock").write_text("")
     (root / "etc" / "sources.list").write_text("deb http://deb.debian.org/debian bookworm main\n")
-    monkeypatch.setattr(facts, "SIMULATION_INPUTS", tuple(str(root / n) for n in ("status", "lists", "etc")))
-    monkeypatch.setattr(facts.simulation_key, "__defaults__", (facts.SIMULATION_INPUTS,))
+    monkeypatch.setattr(apt_host, "SIMULATION_INPUTS", tuple(str(root / n) for n in ("status", "lists", "etc")))
+    monkeypatch.setattr(apt_host.simulation_key, "__defaults__", (apt_host.SIMULATION_INPUTS,))
     return root
 
 
 def test_simulation_key_follows_every_input_but_locks_and_partial_downloads(apt_inputs):
-    key = facts.simulation_key()
-    assert facts.simulation_key() == key
+    key = apt_host.simulation_key()
+    assert apt_host.simulation_key() == key
     (apt_inputs / "lists" / "lock").write_text("locked by apt-get update")
     (apt_inputs / "lists" / "partial" / "x_Packages").write_text("half")
-    assert facts.simulation_key() == key
+    assert apt_host.simulation_key() == key
     for changed in ("status", "lists/security_Packages", "etc/sources.list"):
-        before = facts.simulation_key()
+        before = apt_host.simulation_key()
         path = apt_inputs / changed
         path.write_text(path.read_text() + "\n")
-        assert facts.simulation_key() != before, changed
-    before = facts.simulation_key()
+        assert apt_host.simulation_key() != before, changed
+    before = apt_host.simulation_key()
     (apt_inputs / "etc" / "apt.conf.d" / "99local").write_text('APT::Default-Release "trixie";\n')
-    assert facts.simulation_key() != before
+    assert apt_host.simulation_key() != before
 
 
 def test_an_earlier_simulation_is_reused_only_with_the_same_key(run_module, tmp_path, apt_inputs):
@@ -407,7 +410,8 @@ def test_the_action_keeps_each_hosts_simulation_on_the_controller(monkeypatch, t
     monkeypatch.setattr(action_mod.ActionBase, "run", lambda self, tmp=None, task_vars=None: {})
     monkeypatch.setattr(action_mod.ActionModule, "_execute_module", execute)
     action = action_mod.ActionModule.__new__(action_mod.ActionModule)
-    action._task = SimpleNamespace(args={"max_run_age_h": 48})
+    action._task = SimpleNamespace(args={"max_run_age_h": 48}, action="socle_updates_facts", no_log=False)
+    action._play_context = SimpleNamespace(check_mode=False)
     pc1 = {"inventory_hostname": "pc1", "ansible_host": "10.0.0.5"}
     action.run(task_vars=pc1)
     assert "simulation" not in sent[0]  # nothing kept yet
@@ -422,12 +426,11 @@ def test_the_action_keeps_each_hosts_simulation_on_the_controller(monkeypatch, t
 
 
 def test_a_cache_that_cannot_be_written_leaves_no_temporary_file(tmp_path):
-    action_mod = load_project_module("action_plugins", "socle_updates_facts")
     target = tmp_path / "host.json"
     target.mkdir()  # a folder where the file should go: the rename fails
-    action_mod.keep(str(target), {"key": "k", "pending": []})
+    reuse.keep_simulation(str(target), {"key": "k", "pending": []})
     assert [p.name for p in tmp_path.iterdir()] == ["host.json"] and target.is_dir()
     blocker = tmp_path / "file"
     blocker.write_text("x")  # a file where the cache folder should be: nothing is written
-    action_mod.keep(str(blocker / "sub" / "host.json"), {"key": "k", "pending": []})
+    reuse.keep_simulation(str(blocker / "sub" / "host.json"), {"key": "k", "pending": []})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "host.json"]
