@@ -99,11 +99,12 @@ def parse_openssh_version(text: str) -> str | None:
 
 
 def installed_packages(text: str) -> list[str]:
-    """Names of the packages dpkg's status file lists as 'install ok installed' (architecture dropped)."""
+    """Names of the packages dpkg's status file lists as 'install ok installed' or, held at their version,
+    'hold ok installed' (architecture dropped)."""
     names = []
     for stanza in text.split("\n\n"):
         fields = dict(line.split(":", 1) for line in stanza.splitlines() if ":" in line and not line[:1].isspace())
-        if fields.get("Status", "").strip() == "install ok installed" and fields.get("Package"):
+        if fields.get("Status", "").strip() in ("install ok installed", "hold ok installed") and fields.get("Package"):
             names.append(fields["Package"].strip())
     return sorted(set(names))
 

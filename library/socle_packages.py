@@ -52,18 +52,21 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 APT_ENV = {"DEBIAN_FRONTEND": "noninteractive", "APT_LISTCHANGES_FRONTEND": "none", "LC_ALL": "C"}
+#: dpkg's Status of an installed package: wanted installed, or held at its version.
+INSTALLED = ("install ok installed", "hold ok installed")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 
 
 def installed_set(module, names: list[str]) -> set[str]:
-    """Names among `names` whose dpkg status is 'install ok installed'."""
+    """Names among `names` that dpkg lists as installed: 'install ok installed', or 'hold ok installed' for
+    a package held at its version (installing it again would change nothing)."""
     _rc, out, _err = module.run_command(
         ["dpkg-query", "-W", "-f", "${Package}\t${Status}\n", *names], environ_update=APT_ENV
     )
     found = set()
     for line in out.splitlines():
         package, _, status = line.partition("\t")
-        if status.strip() == "install ok installed":
+        if status.strip() in INSTALLED:
             found.add(package.split(":")[0])
     return found
 

@@ -10,15 +10,19 @@ pkg_mod = load_project_module("library", "socle_packages")
 
 @pytest.fixture
 def apt(monkeypatch):
-    state = {"installed": {"sudo"}, "calls": [], "candidates": {"dconf-cli", "sudo"}}
+    state = {"installed": {"sudo"}, "held": set(), "calls": [], "candidates": {"dconf-cli", "sudo"}}
+
+    def status(name: str) -> str:
+        if name in state["installed"]:
+            return "hold ok installed" if name in state["held"] else "install ok installed"
+        return "unknown ok not-installed"
 
     def run_command(self, args, **_kw):
         state["calls"].append(list(args))
         if args[0] == "dpkg-query":
             names = args[3:]
             out = "".join(
-                f"{n}\t{'install ok installed' if n in state['installed'] else 'unknown ok not-installed'}\n"
-                for n in names
+                f"{n}\t{status(n)}\n" for n in names
             )
             return 0, out, ""
         if args[:2] == ["apt-cache", "policy"]:
@@ -58,3 +62,12 @@ def test_check_mode_fails_like_apply_when_no_candidate(apt, run_module):
 def test_invalid_name_rejected(apt, run_module):
     result = run_module(pkg_mod, {"name": ["ok", "rm -rf /"]})
     assert result["failed"] is True and "invalid Debian package name" in result["msg"]
+
+
+def test_a_held_package_is_installed(apt, run_module):
+    apt["installed"].add("dconf-cli")
+    apt["held"].add("dconf-cli")  # apt-mark hold: installed, kept at its version
+    for check_mode in (True, False):
+        result = run_module(pkg_mod, {"name": ["dconf-cli", "sudo"]}, check_mode=check_mode)
+        assert result["changed"] is False, result
+    assert not any(c[:2] == ["apt-get", "install"] for c in apt["calls"])

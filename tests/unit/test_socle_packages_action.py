@@ -25,11 +25,18 @@ Multi-Arch: same
 
 Package: nftables
 Status: install ok half-configured
+
+Package: openssl
+Status: hold ok installed
+
+Package: zlib1g
+Status: deinstall ok installed
 """
 
 
 def test_installed_packages_reads_only_installed_stanzas():
-    assert facts_mod.installed_packages(STATUS) == ["dconf-cli", "libc6"]
+    # A held package is installed (apt-mark hold); one selected for removal is not kept as installed.
+    assert facts_mod.installed_packages(STATUS) == ["dconf-cli", "libc6", "openssl"]
 
 
 def run(monkeypatch, names, packages):
