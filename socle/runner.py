@@ -1,9 +1,11 @@
-"""Run Socle's playbooks through ansible-runner and collect the run record."""
+"""Run Socle's playbooks with ansible-playbook and collect the run record."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -40,75 +42,62 @@ class RunOptions:
         return args
 
 
-class Progress:
-    """One line per host and task result on stderr, so a long run shows where it is."""
-
-    WORDS = {"runner_on_ok": "ok", "runner_on_failed": "FAILED", "runner_on_skipped": "skipped",
-             "runner_on_unreachable": "UNREACHABLE"}
-
-    def __init__(self, mode: str, enabled: bool) -> None:
-        self.mode, self.enabled = mode, enabled
-
-    def __call__(self, event: dict) -> bool:
-        kind = event.get("event", "")
-        if not self.enabled or kind not in self.WORDS:
-            return True
-        data = event.get("event_data", {})
-        word = self.WORDS[kind]
-        if kind == "runner_on_ok" and data.get("res", {}).get("changed"):
-            word = "would change" if self.mode == "audit" else "changed"
-        task = str(data.get("task", "")).split(" : ", 1)[-1]
-        if len(task) > 72:
-            task = task[:71] + "…"
-        print(f"[{self.mode}] {data.get('host', '?'):<16} {word:<12} {task}", file=sys.stderr, flush=True)
-        return True
-
-
 def run(options: RunOptions) -> tuple[Path, str]:
-    """Run the audit or apply playbook; return the run record path and ansible-runner's status."""
-    import ansible_runner  # noqa: PLC0415 - heavy import, only when a run is made
+    """Run the audit or apply playbook; return the run record path and how ansible-playbook ended.
 
+    ansible-playbook runs directly (AWX runs the same playbooks through ansible-runner): its output goes to
+    ``ansible-output.txt`` beside the record, and the ``socle_progress`` callback writes one line per host
+    and task result on this process's standard error.
+    """
     out_dir = options.out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     record = out_dir / "run.json"
     if record.exists():
         record.unlink()
-    private = Path(tempfile.mkdtemp(prefix="socle-runner-"))
     env = {
+        **os.environ,
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
         "SOCLE_RECORD": str(record),
         "SOCLE_RUN_MODE": options.mode,
         "SOCLE_VERSION": __version__,
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_NOCOLOR": "1",
-        # ansible-runner replaces the callback path with its own; keep the project's in front
         "ANSIBLE_CALLBACK_PLUGINS": str(ROOT / "callback_plugins"),
-        "ANSIBLE_CALLBACKS_ENABLED": "socle_record,socle_module_cache,socle_preload",
+        "ANSIBLE_CALLBACKS_ENABLED": "socle_record,socle_module_cache,socle_preload,socle_progress",
+        "ANSIBLE_RETRY_FILES_ENABLED": "false",
+        "PYTHONUNBUFFERED": "1",
         # ansible-playbook from the same environment as this Python, activated or not
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
+    env.pop("SOCLE_PROGRESS_FD", None)
+    cmd = [str(Path(sys.executable).with_name("ansible-playbook"))]
+    for inventory in options.inventories:
+        cmd += ["-i", str(inventory.resolve())]
+    cmd += options.cmdline()
+    if options.limit:
+        cmd += ["--limit", options.limit]
+    if options.verbosity:
+        cmd.append("-" + "v" * min(options.verbosity, 6))
+    private = Path(tempfile.mkdtemp(prefix="socle-run-"))  # mode 0700: the extra variables may hold secrets
+    progress = os.dup(sys.stderr.fileno()) if options.progress else None
     try:
-        result = ansible_runner.run(
-            private_data_dir=str(private),
-            project_dir=str(ROOT),
-            playbook=str(PLAYBOOKS[options.mode]),
-            inventory=[str(p.resolve()) for p in options.inventories],
-            cmdline=" ".join(options.cmdline()),
-            limit=options.limit,
-            extravars=options.extra_vars or {},
-            envvars=env,
-            verbosity=options.verbosity or None,
-            quiet=True,
-            event_handler=Progress(options.mode, options.progress),
-            settings={"suppress_ansible_output": True},
-        )
-        status = result.status
+        if options.extra_vars:
+            extra = private / "extravars.json"
+            extra.write_text(json.dumps(options.extra_vars), encoding="utf-8")
+            extra.chmod(0o600)
+            cmd += ["-e", f"@{extra}"]
+        cmd.append(str(PLAYBOOKS[options.mode]))
+        if progress is not None:
+            env["SOCLE_PROGRESS_FD"] = str(progress)
         # Ansible's own output, kept beside the record for troubleshooting (secrets are no_log: the
         # reliability tests look for canary passwords in this file too, up to -vvv).
-        stdout = result.stdout.read() if result.stdout else ""
-        (out_dir / "ansible-output.txt").write_text(stdout, encoding="utf-8")
+        with open(out_dir / "ansible-output.txt", "w", encoding="utf-8") as output:
+            proc = subprocess.run(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=output,
+                                  stderr=subprocess.STDOUT, pass_fds=(progress,) if progress is not None else (),
+                                  check=False)
     finally:
+        if progress is not None:
+            os.close(progress)
         shutil.rmtree(private, ignore_errors=True)
+    status = "successful" if proc.returncode == 0 else f"failed, ansible-playbook exit code {proc.returncode}"
     return record, status
-
-
