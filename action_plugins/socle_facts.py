@@ -14,7 +14,8 @@ description:
   - It also passes (C(prefetch)) the read-only measurements this host's previous audit made
     (C(socle_accounts_audit), C(socle_clamav_facts), C(socle_updates_facts)) with their arguments; the module
     makes them in the same round trip (see C(module_utils/socle_measure.py)) and each of those tasks, when
-    its arguments are the same, returns that result instead of a round trip of its own.
+    its arguments are the same, returns that result instead of a round trip of its own. Only in a run of
+    every control (no C(--tags), no C(--skip-tags)).
   - C(SOCLE_CHECK_CACHE=off) turns this off (no C(watch) or C(prefetch) is passed); outside check mode
     nothing is passed either, since apply never reuses a result.
 """
@@ -50,6 +51,10 @@ class ActionModule(ActionBase):
         if folder and self._play_context.check_mode and "watch" not in args:
             cache = reuse.load(reuse.host_file(folder, task_vars or {}))
             args["watch"] = reuse.watched_paths(cache)
-            args["prefetch"] = reuse.prefetch_requests(cache, self, task_vars or {})
+            # Made ahead only for a run of every control: a run limited by --tags or --skip-tags may not
+            # reach those measurements at all, and would pay for them here.
+            run_tags = (task_vars or {}).get("ansible_run_tags", ["all"])
+            full = list(run_tags) == ["all"] and not (task_vars or {}).get("ansible_skip_tags")
+            args["prefetch"] = reuse.prefetch_requests(cache, self, task_vars or {}) if full else []
         result.update(self._execute_module(module_name="socle_facts", module_args=args, task_vars=task_vars))
         return result

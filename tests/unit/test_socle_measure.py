@@ -49,7 +49,7 @@ def host(monkeypatch, tmp_path):
     return fake
 
 
-def facts_requests(monkeypatch, check_mode=True, become_user="root") -> list[dict]:
+def facts_requests(monkeypatch, check_mode=True, become_user="root", **tags) -> list[dict]:
     """What the socle_facts action asks the module to measure ahead."""
     sent = []
     monkeypatch.setattr(facts_action.ActionBase, "run", lambda self, tmp=None, task_vars=None: {})
@@ -59,7 +59,7 @@ def facts_requests(monkeypatch, check_mode=True, become_user="root") -> list[dic
     act._task = SimpleNamespace(args={})
     act._play_context = SimpleNamespace(check_mode=check_mode, become=True, become_user=become_user,
                                         remote_user="adm")
-    act.run(task_vars=HOST)
+    act.run(task_vars={**HOST, **tags})
     return sent[0].get("prefetch", [])
 
 
@@ -104,7 +104,11 @@ def test_the_next_audit_measures_what_the_last_one_asked_last(host, monkeypatch)
     action("socle_clamav_facts", {"max_age_h": 48}).run(task_vars=HOST)
     action("socle_clamav_facts", {"max_age_h": 24}).run(task_vars=HOST)  # the policy changed
     assert [r["args"] for r in facts_requests(monkeypatch)] == [{"max_age_h": 24}]
+    assert facts_requests(monkeypatch, ansible_run_tags=["all"], ansible_skip_tags=[]) != []
     assert facts_requests(monkeypatch, check_mode=False) == []
+    # A run limited by tags may not reach the measurement: nothing is made ahead for it.
+    assert facts_requests(monkeypatch, ansible_run_tags=["M4-LNX-SHELL-TMOUT"]) == []
+    assert facts_requests(monkeypatch, ansible_skip_tags=["M2"]) == []
 
 
 def test_a_failed_measurement_is_not_asked_ahead(host, monkeypatch):
