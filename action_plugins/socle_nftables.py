@@ -10,10 +10,31 @@ description:
     C(state=present) result and, when that call armed the rollback timer, disarms it on the host.
     When no rollback was armed (nothing changed, or check mode), the report is all there is to do, and
     this action builds it on the controller, as the module would, with no round trip.
+  - C(state=present) in check mode - when C(socle_facts) made the same check ahead in this play (the same
+    arguments; of C(ssh_connection) only the client address and server port, which are all the check
+    uses), its result is returned with C(socle_prefetched) and no round trip (see
+    C(module_utils/socle_measure.py)).
   - Every other call (C(state=present), or a confirmation that must disarm the timer) runs the module.
 """
 
+import importlib.util
+import sys
+from pathlib import Path
+
 from ansible.plugins.action import ActionBase
+
+
+def _load(stem: str):
+    """module_utils/<stem>.py, by path: controller plugins cannot import project module_utils."""
+    name = f"socle_module_utils_{stem.removeprefix('socle_')}"
+    if name in sys.modules:
+        return sys.modules[name]
+    path = Path(__file__).resolve().parent.parent / "module_utils" / f"{stem}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def local_confirmation(args: dict, check_mode: bool) -> dict | None:
@@ -43,6 +64,6 @@ class ActionModule(ActionBase):
         if local is not None:
             result.update(local)
             return result
-        result.update(self._execute_module(module_name="socle_nftables", module_args=self._task.args,
-                                           task_vars=task_vars))
+        # state=present: in a scheduled audit, socle_facts may have made this check ahead (socle_measure).
+        result.update(_load("socle_reuse").measure(self, "socle_nftables", dict(self._task.args), task_vars))
         return result

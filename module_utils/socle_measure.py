@@ -1,6 +1,7 @@
 """Read-only measurements that ``socle_facts`` may run ahead of their task, in its own round trip.
 
-``socle_accounts_audit``, ``socle_clamav_facts`` and ``socle_updates_facts`` only read the host. In a scheduled
+``socle_accounts_audit``, ``socle_clamav_facts`` and ``socle_updates_facts`` only read the host, and so does
+``socle_nftables`` (state=present) in check mode. In a scheduled
 audit the controller already knows, from the previous audit, which of them the play will call and with which
 arguments (kept next to the reused check results, see ``socle_reuse``). ``socle_facts`` then runs each of
 them here, with the same ``measure`` function and the same argument validation the module itself uses,
@@ -14,7 +15,11 @@ from __future__ import annotations
 
 
 class MeasureError(Exception):
-    """A measurement that cannot be made; the module turns it into fail_json."""
+    """A measurement that cannot be made; the module turns it into fail_json (with ``fields`` in the result)."""
+
+    def __init__(self, msg: str, **fields) -> None:
+        super().__init__(msg)
+        self.fields = fields
 
 
 def implementation(name):
@@ -25,6 +30,8 @@ def implementation(name):
         from ansible.module_utils.socle_clamav import ARGUMENT_SPEC, measure
     elif name == "socle_updates_facts":
         from ansible.module_utils.socle_updates_host import ARGUMENT_SPEC, measure
+    elif name == "socle_nftables":
+        from ansible.module_utils.socle_nftables_host import ARGUMENT_SPEC, measure
     else:
         return None
     return ARGUMENT_SPEC, measure

@@ -18,6 +18,7 @@ import contextlib
 import datetime
 import glob
 import hashlib
+import ipaddress
 import json
 import os
 import stat
@@ -267,12 +268,50 @@ def keep_new_simulation(result: dict, task_vars: dict) -> None:
 
 # -- read-only measurements made ahead, in the socle_facts round trip (see socle_measure) ----------------
 
+def ssh_endpoint(value) -> list | None:
+    """Of SSH_CONNECTION ('client cport server sport'), what socle_nftables' check uses: the client address and
+    the server port (as its parse_ssh_connection reads them); None when it cannot be read."""
+    parts = str(value or "").split()
+    if len(parts) != 4 or not parts[3].isdigit():
+        return None
+    client = parts[0].split("%", 1)[0]
+    try:
+        ipaddress.ip_address(client)
+    except ValueError:
+        return None
+    return [client, int(parts[3])]
+
+
+def nftables_key_args(args: dict) -> dict | None:
+    """socle_nftables' arguments as its check depends on them: the client port of ssh_connection changes with
+    every connection and the check never reads it. None (never made ahead) for a confirmation or when the
+    connection is unknown (the module would then look for it on the host)."""
+    endpoint = ssh_endpoint(args.get("ssh_connection"))
+    if args.get("state", "present") != "present" or endpoint is None:
+        return None
+    return {**args, "ssh_connection": endpoint}
+
+
+def nftables_answer(result: dict, args: dict) -> dict:
+    """The result made ahead, with this run's connection where the module echoes it."""
+    raw = str(args.get("ssh_connection") or "").strip()
+    if isinstance(result.get("lockout"), dict):
+        result["lockout"] = {**result["lockout"], "connection": raw}
+    if isinstance((result.get("invocation") or {}).get("module_args"), dict):
+        result["invocation"]["module_args"]["ssh_connection"] = raw
+    return result
+
+
 #: The modules whose measurement socle_facts may make ahead, with what completes their arguments.
 PREFETCHABLE = {
     "socle_accounts_audit": None,
     "socle_clamav_facts": None,
     "socle_updates_facts": with_simulation,
+    "socle_nftables": None,
 }
+#: What a key is made of where it is not the whole arguments (None: not made ahead), and how an answer is adapted.
+KEY_ARGS = {"socle_nftables": nftables_key_args}
+ANSWER = {"socle_nftables": nftables_answer}
 
 
 def final_args(name: str, args: dict, task_vars: dict) -> dict:
@@ -280,8 +319,13 @@ def final_args(name: str, args: dict, task_vars: dict) -> dict:
     return complete(args, task_vars) if complete else args
 
 
-def measure_key(name: str, args: dict, action) -> str:
-    """A measurement's identity: the module, its final arguments and who it runs as."""
+def measure_key(name: str, args: dict, action) -> str | None:
+    """A measurement's identity: the module, its final arguments (as its result depends on them) and who it
+    runs as; None when it is never made ahead."""
+    if name in KEY_ARGS:
+        args = KEY_ARGS[name](args)
+        if args is None:
+            return None
     context = {"become": bool(action._play_context.become), "become_user": action._play_context.become_user,
                "remote_user": action._play_context.remote_user}
     text = json.dumps({"module": name, "args": args, "context": context}, sort_keys=True, default=str)
@@ -295,7 +339,9 @@ def prefetch_requests(cache: dict, action, task_vars: dict) -> list[dict]:
     for name, entry in sorted((measures if isinstance(measures, dict) else {}).items()):
         if name in PREFETCHABLE and isinstance(entry, dict) and isinstance(entry.get("args"), dict):
             args = final_args(name, entry["args"], task_vars)
-            requests.append({"name": name, "args": args, "key": measure_key(name, args, action)})
+            key = measure_key(name, args, action)
+            if key is not None:
+                requests.append({"name": name, "args": args, "key": key})
     return requests
 
 
@@ -314,10 +360,13 @@ def measure(action, name: str, args: dict, task_vars: dict) -> dict:
         key = measure_key(name, module_args, action)
         facts = (task_vars.get("ansible_facts") or {}).get("socle") or {}
         ahead = (facts.get("prefetched") or {}).get(name)
-        if isinstance(ahead, dict) and ahead.get("key") == key and isinstance(ahead.get("result"), dict):
+        if (key is not None and isinstance(ahead, dict) and ahead.get("key") == key
+                and isinstance(ahead.get("result"), dict)):
             result = json.loads(json.dumps(ahead["result"]))
-            result["invocation"] = {"module_args": ahead.get("params")}
+            result["invocation"] = {"module_args": json.loads(json.dumps(ahead.get("params")))}
             result["socle_prefetched"] = True
+            if name in ANSWER:
+                result = ANSWER[name](result, module_args)
     if result is None:  # a copy: _execute_module adds Ansible's _ansible_* settings to the dict it is given
         result = action._execute_module(module_name=name, module_args=dict(module_args), task_vars=task_vars)
     if path and not result.get("failed"):

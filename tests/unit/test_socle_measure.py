@@ -166,7 +166,11 @@ def test_the_host_side_validates_like_the_module_and_leaves_out_what_fails(tmp_p
 
 
 def test_each_prefetchable_module_is_the_measure_function_and_nothing_else():
-    for name in reuse.PREFETCHABLE:
+    assert set(reuse.PREFETCHABLE) == {"socle_accounts_audit", "socle_clamav_facts", "socle_updates_facts",
+                                       "socle_nftables"}
+    source = (ROOT / "library" / "socle_nftables.py").read_text()
+    assert "result, state = check(module, params)" in source  # the same check as nftables_host.measure
+    for name in set(reuse.PREFETCHABLE) - {"socle_nftables"}:
         spec, measure = sm.implementation(name)
         source = (ROOT / "library" / f"{name}.py").read_text()
         assert "exit_json(**measure(module, module.params))" in source and "ARGUMENT_SPEC" in source
@@ -195,3 +199,68 @@ def test_cache_file_keeps_the_calls_and_drops_old_ones(host, tmp_path):
     reuse.save(path, data)
     assert reuse.load(path)["measures"] == {}
     assert sys.modules["ansible.module_utils.socle_reuse"] is reuse
+
+
+# -- socle_nftables: the check of state=present, keyed without the client port ---------------------------------
+
+nft_action = load_project_module("action_plugins", "socle_nftables")
+nft_host = sys.modules["ansible.module_utils.socle_nftables_host"]
+CONNECTION = "192.168.10.5 50000 192.168.10.9 22"
+
+
+@pytest.mark.parametrize("value", [CONNECTION, "fe80::1%eth0 1 fe80::2 2222", "10.0.0.1 1 10.0.0.2 ssh",
+                                   "host 1 10.0.0.2 22", "", None, "1 2 3"])
+def test_the_controller_reads_the_connection_as_the_module_does(value):
+    parsed = nft_host.parse_ssh_connection(value)
+    assert reuse.ssh_endpoint(value) == (list(parsed) if parsed else None)
+
+
+def test_the_key_ignores_the_client_port_only():
+    act = action("socle_nftables", {})
+    base = {"admin_networks": ["192.168.10.0/24"], "ssh_connection": CONNECTION}
+
+    def key(**changes):
+        return reuse.measure_key("socle_nftables", {**base, **changes}, act)
+
+    assert key() == key(ssh_connection="192.168.10.5 50001 192.168.10.9 22")
+    assert key() != key(ssh_connection="192.168.10.6 50000 192.168.10.9 22")
+    assert key() != key(ssh_connection="192.168.10.5 50000 192.168.10.9 2222")
+    assert key() != key(admin_networks=[])
+    assert key(ssh_connection="") is None  # the module would look for it on the host
+    assert key(state="confirm") is None
+
+
+def nft_task(args: dict, check_mode: bool = True):
+    act = object.__new__(nft_action.ActionModule)
+    act._task = SimpleNamespace(args=args, action="socle_nftables", no_log=False)
+    act._play_context = SimpleNamespace(check_mode=check_mode, diff=True, become=True, become_user="root",
+                                        remote_user="adm")
+    return act
+
+
+def test_a_firewall_check_made_ahead_answers_with_this_runs_connection(host, monkeypatch):
+    monkeypatch.setattr(nft_action.ActionBase, "run", lambda self, tmp=None, task_vars=None: {})
+    monkeypatch.setattr(nft_action.ActionModule, "_execute_module",
+                        lambda self, **kw: host.execute(self, **kw), raising=False)
+    args = {"admin_networks": ["192.168.10.0/24"], "ssh_connection": CONNECTION}
+    nft_task(args).run(task_vars=HOST)  # the first audit: measured on the host, remembered
+    assert len(host.calls) == 1
+    requests = facts_requests(monkeypatch)
+    assert [r["name"] for r in requests] == ["socle_nftables"]
+    made = {"changed": False, "socle_parts": {"baseline": False, "mgmt": False, "logging": False},
+            "lockout": {"connection": CONNECTION, "allowed_by": "admin"}}
+    later = {**args, "ssh_connection": "192.168.10.5 50999 192.168.10.9 22"}  # the next run's SSH connection
+    answer = nft_task(later).run(task_vars=with_prefetched(requests, made))
+    assert len(host.calls) == 1 and answer["socle_prefetched"] is True
+    assert answer["lockout"] == {"connection": later["ssh_connection"], "allowed_by": "admin"}
+    assert answer["invocation"]["module_args"]["ssh_connection"] == later["ssh_connection"]
+    nft_task(later, check_mode=False).run(task_vars=with_prefetched(requests, made))  # apply: the module runs
+    moved = {**args, "ssh_connection": "10.1.1.1 50000 192.168.10.9 22"}  # another client address
+    nft_task(moved).run(task_vars=with_prefetched(requests, made))
+    assert len(host.calls) == 3
+
+
+def test_only_the_check_of_state_present_is_made_ahead_on_the_host():
+    params = {name: spec.get("default") for name, spec in nft_host.ARGUMENT_SPEC.items()}
+    with pytest.raises(sm.MeasureError):
+        nft_host.measure(FakeModule(), {**params, "state": "confirm"})

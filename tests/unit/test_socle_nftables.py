@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import sys
 
 import pytest
 from conftest import load_project_module
 
 nft_mod = load_project_module("library", "socle_nftables")
+nft_host = sys.modules["ansible.module_utils.socle_nftables_host"]
 
 SPEC = {
     "table": "socle", "admin_networks": ["192.168.10.0/24", "10.1.0.0/16"], "ssh_port": 22,
@@ -248,11 +250,12 @@ class FakeHost:
 
 @pytest.fixture
 def host(monkeypatch, tmp_path):
-    monkeypatch.setattr(nft_mod, "RUN_DIR", str(tmp_path / "run"))
-    monkeypatch.setattr(nft_mod, "UNIT_DIR", str(tmp_path / "units"))
+    for where in (nft_mod, nft_host):  # the module's apply, and the check it shares with socle_facts
+        monkeypatch.setattr(where, "RUN_DIR", str(tmp_path / "run"))
+    monkeypatch.setattr(nft_host, "UNIT_DIR", str(tmp_path / "units"))
     (tmp_path / "units").mkdir()
     monkeypatch.setenv("SSH_CONNECTION", "192.168.10.5 50000 192.168.10.9 22")
-    monkeypatch.setattr(nft_mod, "read_text", lambda path, _real=nft_mod.read_text:
+    monkeypatch.setattr(nft_host, "read_text", lambda path, _real=nft_host.read_text:
                         None if path == "/etc/ufw/ufw.conf" else _real(path))
 
     def make(**kw):
