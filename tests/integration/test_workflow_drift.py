@@ -177,7 +177,7 @@ def test_each_drift_is_named_as_exactly_its_control(converged, tmp_path, index):
 
 # -- reuse of check results (module_utils/socle_reuse.py) on the lab: never a drift hidden ----------------------
 #: The read-only measurements socle_facts makes ahead in a scheduled audit (module_utils/socle_measure.py).
-MEASURED_AHEAD = ("socle_accounts_audit", "socle_clamav_facts", "socle_updates_facts")
+MEASURED_AHEAD = ("socle_accounts_audit", "socle_clamav_facts", "socle_nftables", "socle_updates_facts")
 
 
 def test_an_unchanged_host_is_audited_from_reused_results_and_a_hidden_edit_is_still_seen(converged, tmp_path,
