@@ -38,6 +38,12 @@ def _load(stem: str):
     return module
 
 
+def preload() -> str:
+    """Called by socle_preload in Ansible's main process: every forked worker then has socle_reuse loaded."""
+    _load("socle_reuse")
+    return "module_utils/socle_reuse"
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
 

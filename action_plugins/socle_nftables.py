@@ -37,6 +37,12 @@ def _load(stem: str):
     return module
 
 
+def preload() -> str:
+    """Called by socle_preload in Ansible's main process: every forked worker then has socle_reuse loaded."""
+    _load("socle_reuse")
+    return "module_utils/socle_reuse"
+
+
 def local_confirmation(args: dict, check_mode: bool) -> dict | None:
     """The module's confirm result when it needs nothing from the host, else None."""
     if args.get("state") != "confirm":

@@ -14,7 +14,8 @@ description:
     on 20 hosts this was the largest single share of the controller's CPU.
   - At the start of the playbook this plugin does that loading once in the main process, so the workers
     inherit it (every filter and test plugin, every action plugin of the project's C(action_plugins)
-    folder, and the catalogue's control IDs that C(socle_policy) reads for every host). Nothing else changes;
+    folder, the catalogue's control IDs that C(socle_policy) reads for every host, and the controller side of
+    C(module_utils/socle_reuse.py) that several actions load). Nothing else changes;
     each worker would have loaded the same plugins from the same files. Any failure only leaves the
     loading to the workers, with a message at -vvv. C(SOCLE_PRELOAD=off) turns it off.
 requirements: []
@@ -42,6 +43,10 @@ def preload() -> list[str]:
         module = sys.modules.get(plugin.__module__)
         if hasattr(module, "catalogue_ids"):
             module.catalogue_ids()  # cached in the module: each host's policy check reads it
+        if hasattr(module, "preload"):
+            done = module.preload()  # the controller-side module_utils the action loads (socle_reuse)
+            if done and done not in loaded:
+                loaded.append(done)
     return loaded
 
 

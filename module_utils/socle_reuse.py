@@ -211,14 +211,15 @@ def run(action, module_name: str, args: dict, task_vars: dict) -> dict:
         stored = lookup(cache, key, facts.get("watched"))
         if stored is not None:
             entry = cache["entries"][key]
-            entry["used"], entry["hits"] = _today(), int(entry.get("hits") or 0) + 1
-            save(path, cache)
+            if entry.get("used") != _today():  # one write a day at most: a reused result costs no write
+                entry["used"] = _today()
+                save(path, cache)
             return {**json.loads(json.dumps(stored)), "socle_reused": True}
     result = action._execute_module(module_name=module_name, module_args=args, task_vars=task_vars)
     inputs = result.pop("socle_inputs", None)
     if path and isinstance(inputs, dict) and not result.get("failed") and not result.get("skipped"):
         kept = {k: v for k, v in result.items() if k not in ("invocation", "_ansible_no_log")}
-        cache["entries"][key] = {"module": module_name, "inputs": inputs, "result": kept, "used": _today(), "hits": 0}
+        cache["entries"][key] = {"module": module_name, "inputs": inputs, "result": kept, "used": _today()}
         save(path, cache)
     return result
 
@@ -372,10 +373,8 @@ def measure(action, name: str, args: dict, task_vars: dict) -> dict:
     if path and not result.get("failed"):
         cache = load(path)
         measures = cache.setdefault("measures", {})
-        earlier = measures.get(name) if isinstance(measures.get(name), dict) else {}
-        hits = int(earlier.get("hits") or 0) if earlier.get("args") == args else 0
-        entry = {"args": args, "used": _today(), "hits": hits + (1 if result.get("socle_prefetched") else 0)}
-        if earlier != entry:  # hits: how many audits this measurement was made ahead for (observability)
+        entry = {"args": args, "used": _today()}
+        if measures.get(name) != entry:  # a new call, or the first of the day
             measures[name] = entry
             save(path, cache)
     return result

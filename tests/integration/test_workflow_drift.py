@@ -13,9 +13,11 @@ the drifted settings.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -91,10 +93,25 @@ def as_root(host: str, script: str, check: bool = True) -> subprocess.CompletedP
     return proc
 
 
-def audit(out: Path) -> RunRecord:
-    proc = socle("audit", "-q", "--out", str(out))
+def audit(out: Path, *options: str) -> RunRecord:
+    proc = socle("audit", "-q", *options, "--out", str(out))
     assert proc.returncode in (0, 2), proc.stdout + proc.stderr
     return load_record(out / "run.json")
+
+
+def answered(out: Path) -> Counter:
+    """(host, socle_reused | socle_prefetched): how many results of an audit run with -v say so."""
+    counts: Counter = Counter()
+    host = None
+    for line in (out / "ansible-output.txt").read_text(encoding="utf-8").splitlines():
+        start = re.match(r"^(?:ok|changed|skipping|fatal|failed): \[([^\]]+)\]", line)
+        if start:
+            host = start.group(1)
+        elif not line.startswith(" "):
+            host = None
+        elif host and line in ("    socle_reused: true", "    socle_prefetched: true"):
+            counts[(host, line.strip().split(":")[0])] += 1
+    return counts
 
 
 def rounds() -> list[dict[str, tuple]]:
@@ -192,18 +209,16 @@ def test_an_unchanged_host_is_audited_from_reused_results_and_a_hidden_edit_is_s
     stored = {f: json.loads(f.read_text())["entries"] for f in files}
     modules = {e["module"] for entries in stored.values() for e in entries.values()}
     assert modules == {"socle_file", "socle_sshd", "socle_pam_auth_update"}, modules
-    assert all(e["hits"] == 0 for entries in stored.values() for e in entries.values())
     # The read-only measurements are remembered for socle_facts to make ahead in the next audit.
     measured = {f: json.loads(f.read_text())["measures"] for f in files}
-    assert all(set(m) == set(MEASURED_AHEAD) and all(e["hits"] == 0 for e in m.values()) for m in measured.values())
-    second = audit(tmp_path / "second")
+    assert all(set(m) == set(MEASURED_AHEAD) for m in measured.values()), measured
+    second = audit(tmp_path / "second", "-v")
     for f, entries in stored.items():
-        data = json.loads(f.read_text())
-        now = data["entries"]
-        assert set(now) == set(entries)
-        assert all(e["hits"] == 1 for e in now.values()), {k: e["module"] for k, e in now.items() if e["hits"] != 1}
-        # ...and the second audit answered each of them from the socle_facts round trip.
-        assert {n: e["hits"] for n, e in data["measures"].items()} == dict.fromkeys(MEASURED_AHEAD, 1)
+        assert set(json.loads(f.read_text())["entries"]) == set(entries)  # nothing measured again
+    # Every stored result answered its task (said at -v), and each host's measurements were made ahead.
+    said = answered(tmp_path / "second")
+    assert sum(n for (_h, kind), n in said.items() if kind == "socle_reused") == sum(map(len, stored.values()))
+    assert {h: said[(h, "socle_prefetched")] for h in HOSTS} == dict.fromkeys(HOSTS, len(MEASURED_AHEAD))
     same = ("status", "changed", "expected", "actual", "diff", "message")
     assert {(h, c, k, str(getattr(r, k, None))) for h, x in first.hosts.items() for c, r in x.controls.items()
             for k in same} == {(h, c, k, str(getattr(r, k, None))) for h, x in second.hosts.items()
@@ -218,12 +233,12 @@ def test_an_unchanged_host_is_audited_from_reused_results_and_a_hidden_edit_is_s
     as_root(host, "apt-mark hold nftables")
     try:
         assert as_root(host, "stat -c '%s %Y' /etc/profile.d/00-socle-tmout.sh").stdout == before
-        third = audit(tmp_path / "third")
+        third = audit(tmp_path / "third", "-v")
         assert flagged(third) - converged == {(host, "M4-LNX-SHELL-TMOUT"), (host, "M1-LNX-HELD-PACKAGES")}
         assert "-TMOUT=" in (third.hosts[host].controls["M4-LNX-SHELL-TMOUT"].diff or "")
         assert "nftables" in third.hosts[host].controls["M1-LNX-HELD-PACKAGES"].actual
-        ahead = {n: e["hits"] for f in files for n, e in json.loads(f.read_text())["measures"].items()}
-        assert set(ahead.values()) == {2}, ahead
+        # The hold was seen by the measurement made ahead, not by a round trip of the task.
+        assert answered(tmp_path / "third")[(host, "socle_prefetched")] == len(MEASURED_AHEAD)
     finally:
         as_root(host, "apt-mark unhold nftables", check=False)
         proc = socle("apply", "-q", "--from-run", str(tmp_path / "third" / "run.json"), "--out", str(tmp_path / "fix"))

@@ -38,6 +38,7 @@ def test_the_main_process_loads_the_filters_and_every_project_action_before_the_
     assert line.startswith("socle_preload: loaded ") and " filters, " in line, line
     actions = sorted(p.stem for p in (ROOT / "action_plugins").glob("socle_*.py"))
     assert [a for a in actions if a not in line.split(", ")] == []
+    assert "module_utils/socle_reuse" in line.split(", ")  # the actions' shared controller code, loaded once
     assert 'msg: 1' in proc.stdout or '"msg": "1"' in proc.stdout, proc.stdout[-1500:]
 
 

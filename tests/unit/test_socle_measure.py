@@ -81,7 +81,7 @@ def test_a_measurement_is_made_ahead_in_the_next_audit_and_answers_without_a_rou
     assert answer["socle_finding"] == measured["socle_finding"] and answer["socle_prefetched"] is True
     assert answer["invocation"] == {"module_args": args}
     stored = reuse.load(reuse.host_file(os.environ["SOCLE_CHECK_CACHE"], HOST))["measures"]["socle_clamav_facts"]
-    assert stored["hits"] == 1
+    assert stored == {"args": args, "used": reuse._today()}
 
 
 def test_other_arguments_another_user_apply_or_no_log_run_the_module(host, monkeypatch):

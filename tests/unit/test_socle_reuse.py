@@ -186,8 +186,12 @@ def test_second_audit_is_answered_without_a_round_trip_and_says_so(host):
     second = audit(host, args)
     assert len(host.calls) == 1
     assert second.pop("socle_reused") is True
-    entries = reuse.load(reuse.host_file(os.environ["SOCLE_CHECK_CACHE"], HOST))["entries"]
-    assert [e["hits"] for e in entries.values()] == [1]
+    path = reuse.host_file(os.environ["SOCLE_CHECK_CACHE"], HOST)
+    written = os.stat(path).st_mtime_ns
+    audit(host, args)
+    assert os.stat(path).st_mtime_ns == written  # a reuse the same day writes nothing
+    entries = reuse.load(path)["entries"]
+    assert [e["used"] for e in entries.values()] == [reuse._today()]
     assert "socle_inputs" not in first and "invocation" in first
     assert second == {k: v for k, v in first.items() if k != "invocation"}
 
