@@ -46,3 +46,30 @@ def test_it_can_be_turned_off(tmp_path):
     proc = run(tmp_path, SOCLE_PRELOAD="off")
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "socle_preload" not in proc.stdout
+
+
+def test_each_play_start_freezes_what_the_main_process_holds_before_workers_fork(monkeypatch):
+    """gc.freeze: a forked worker's garbage collection no longer touches (and copies) the parent's pages."""
+    import gc
+
+    from conftest import load_project_module
+
+    callback = load_project_module("callback_plugins", "socle_preload")
+    monkeypatch.setattr(callback, "preload", lambda: ["nothing"])
+    monkeypatch.delenv("SOCLE_PRELOAD", raising=False)
+    monkeypatch.delenv("SOCLE_GC_FREEZE", raising=False)
+    try:
+        gc.unfreeze()
+        plugin = callback.CallbackModule()
+        plugin.v2_playbook_on_play_start(None)
+        assert gc.get_freeze_count() > 0
+        gc.unfreeze()
+        monkeypatch.setenv("SOCLE_GC_FREEZE", "off")
+        plugin.v2_playbook_on_play_start(None)
+        assert gc.get_freeze_count() == 0
+        monkeypatch.setenv("SOCLE_PRELOAD", "off")
+        monkeypatch.delenv("SOCLE_GC_FREEZE")
+        callback.CallbackModule().v2_playbook_on_play_start(None)
+        assert gc.get_freeze_count() == 0
+    finally:
+        gc.unfreeze()
