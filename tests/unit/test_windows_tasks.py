@@ -640,10 +640,11 @@ def test_main_includes_the_windows_backup_only_where_backup_is_enabled():
 
 
 def imported_roles(play: dict) -> list[str]:
-    """The roles a play imports (as import_role tasks, whose main entry point holds the Windows tasks)."""
-    imports = [t["ansible.builtin.import_role"] for t in play.get("tasks", []) if "ansible.builtin.import_role" in t]
-    assert all(i.get("tasks_from", "main") == "main" for i in imports), "the Windows play needs each role's main.yml"
-    return [i["name"] for i in imports]
+    """The roles a play runs (import_role or include_role tasks, whose main entry point holds the Windows tasks)."""
+    found = [t[key] for t in play.get("tasks", []) for key in ("ansible.builtin.import_role",
+                                                              "ansible.builtin.include_role") if key in t]
+    assert all(i.get("tasks_from", "main") == "main" for i in found), "the Windows play needs each role's main.yml"
+    return [i["name"] for i in found]
 
 
 @pytest.mark.parametrize(
