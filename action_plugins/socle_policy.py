@@ -97,6 +97,10 @@ def check_role(role: str, options: dict, bounds: dict, defaults: dict, values: d
     for name, bound in (bounds or {}).items():
         if name in validated and name not in bad:
             errors += pattern_errors(role, name, validated[name], bound)
+            items = validated[name]
+            if "min_items" in bound and isinstance(items, list) and len(items) < bound["min_items"]:
+                ref = f" ({bound['reference']})" if bound.get("reference") else ""
+                errors.append(f"{role}: {name} has {len(items)} item(s), at least {bound['min_items']} needed{ref}")
     prefix = f"{role}_"
     for name in sorted(present):
         if name.startswith(prefix) and name not in options:

@@ -95,6 +95,8 @@ BAD_INPUT = [
     ("antivirus_max_signature_age_h", "500", "above the maximum 168"),
     ("antivirus_quarantine", "delete", "report, move"),
     ("antivirus_scan_paths", '["home"]', "is malformed"),
+    ("antivirus_scan_paths", "[]", "at least 1 needed"),
+    ("antivirus_on_access_paths", "[]", "at least 1 needed"),
     ("updates_scope", "everything", "security, all"),
     ("updates_reboot", "sometimes", "never, window"),
     ("updates_reboot_time", "3h", "is malformed"),

@@ -54,6 +54,9 @@ def test_defaults_valid_and_equal_to_the_spec(role):
     ("antivirus", {"antivirus_on_access_paths": ['/home"; rm']}, "clamonacc refuses to watch"),
     ("antivirus", {"antivirus_onaccess": True},
      "unknown variable antivirus_onaccess; did you mean antivirus_on_access?"),
+    # Refused before any host is touched (the role's own check came after the roles before it had run).
+    ("antivirus", {"antivirus_scan_paths": []}, "antivirus_scan_paths has 0 item(s), at least 1 needed"),
+    ("antivirus", {"antivirus_on_access_paths": []}, "antivirus_on_access_paths has 0 item(s), at least 1 needed"),
 ])
 def test_bad_values_are_refused(role, values, words):
     errors = check(role, values)
