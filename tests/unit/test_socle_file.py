@@ -220,7 +220,8 @@ def run_action(monkeypatch, entries):
                         lambda self, module_name=None, module_args=None, task_vars=None:
                         sent.append(module_args) or {"changed": True})
     action = action_mod.ActionModule.__new__(action_mod.ActionModule)
-    action._task = SimpleNamespace(args={"control": "M8-LNX-CHARTER-DEPLOYED", "entries": entries}, no_log=False)
+    action._task = SimpleNamespace(args={"control": "M8-LNX-CHARTER-DEPLOYED", "entries": entries}, no_log=False,
+                                   action="socle_file")
     action._play_context = SimpleNamespace(check_mode=False, diff=True, become=True, become_user="root",
                                            remote_user="adm")
     return action.run(task_vars={}), sent

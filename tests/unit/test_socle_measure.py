@@ -56,7 +56,7 @@ def facts_requests(monkeypatch, check_mode=True, become_user="root", **tags) -> 
     monkeypatch.setattr(facts_action.ActionModule, "_execute_module",
                         lambda self, **kw: sent.append(kw["module_args"]) or {}, raising=False)
     act = object.__new__(facts_action.ActionModule)
-    act._task = SimpleNamespace(args={})
+    act._task = SimpleNamespace(args={}, action="socle_facts")
     act._play_context = SimpleNamespace(check_mode=check_mode, become=True, become_user=become_user,
                                         remote_user="adm")
     act.run(task_vars={**HOST, **tags})
@@ -170,6 +170,7 @@ def test_each_prefetchable_module_is_the_measure_function_and_nothing_else():
                                        "socle_nftables"}
     source = (ROOT / "library" / "socle_nftables.py").read_text()
     assert "result, state = check(module, params)" in source  # the same check as nftables_host.measure
+    assert (ROOT / "action_plugins" / "socle_nftables.py").resolve().name == "socle_cached.py"
     for name in set(reuse.PREFETCHABLE) - {"socle_nftables"}:
         spec, measure = sm.implementation(name)
         source = (ROOT / "library" / f"{name}.py").read_text()
