@@ -161,26 +161,16 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.socle_files import atomic_write
 from ansible.module_utils.socle_measure import MeasureError
-from ansible.module_utils.socle_nftables_host import (  # noqa: F401 - the pure helpers, for the unit tests
+from ansible.module_utils.socle_nftables_host import (
     ARGUMENT_SPEC,
     ROLLBACK_SCRIPT,
     ROLLBACK_UNIT,
     RUN_DIR,
-    changed_parts,
     check,
     confirm,
-    conflict_message,
-    conflicts,
-    connection_allowed,
-    find_ssh_connection,
     live_table,
     normalise,
-    parse_ssh_connection,
-    pretty,
-    render_file,
-    render_table,
     run,
-    split_parts,
     unit_active,
 )
 

@@ -41,17 +41,17 @@ def spec(**changes) -> dict:
 
 # -- rendering ------------------------------------------------------------------------------------
 def test_render_matches_what_nft_lists():
-    assert nft_mod.normalise(nft_mod.render_table(SPEC)) == nft_mod.normalise(LISTED)
+    assert nft_host.normalise(nft_host.render_table(SPEC)) == nft_host.normalise(LISTED)
 
 
 def test_render_is_deterministic_and_collapses_networks():
-    a = nft_mod.render_table(spec(admin_networks=["10.1.0.0/16", "192.168.10.0/24", "10.1.2.0/24"]))
-    b = nft_mod.render_table(spec(admin_networks=["192.168.10.0/24", "10.1.0.0/16"]))
+    a = nft_host.render_table(spec(admin_networks=["10.1.0.0/16", "192.168.10.0/24", "10.1.2.0/24"]))
+    b = nft_host.render_table(spec(admin_networks=["192.168.10.0/24", "10.1.0.0/16"]))
     assert a == b
 
 
 def test_render_management_rule_comes_before_any_drop_and_log_last():
-    lines = nft_mod.render_table(spec(admin_networks=["fd00::/8", "192.0.2.7/32"])).splitlines()
+    lines = nft_host.render_table(spec(admin_networks=["fd00::/8", "192.0.2.7/32"])).splitlines()
     mgmt = [i for i, line in enumerate(lines) if "socle:mgmt" in line]
     drops = [i for i, line in enumerate(lines) if " drop " in line and "policy" not in line]
     assert mgmt and max(mgmt) < min(drops)
@@ -61,7 +61,7 @@ def test_render_management_rule_comes_before_any_drop_and_log_last():
 
 
 def test_render_services_and_options():
-    text = nft_mod.render_table(spec(
+    text = nft_host.render_table(spec(
         allowed_services=[{"port": 443, "proto": "tcp", "sources": [], "comment": "https"},
                           {"port": 123, "proto": "udp", "sources": ["10.0.0.0/8", "fd00::/8"], "comment": "ntp"}],
         log_drops=False, allow_ping=False, ssh_port=2222))
@@ -87,28 +87,28 @@ def test_render_services_and_options():
 )
 def test_render_rejects_bad_policy(changes, words):
     with pytest.raises(ValueError, match=re.escape(words)):
-        nft_mod.render_table(spec(**changes))
+        nft_host.render_table(spec(**changes))
 
 
 def test_persisted_file_replaces_only_its_table():
-    text = nft_mod.render_file(nft_mod.render_table(SPEC), "socle")
+    text = nft_host.render_file(nft_host.render_table(SPEC), "socle")
     assert "flush ruleset" not in text
     assert "table inet socle\ndelete table inet socle\ntable inet socle {\n" in text
 
 
 # -- parsing and part attribution -----------------------------------------------------------------
 def test_normalise_drops_handles_and_spacing():
-    assert "# handle" not in nft_mod.normalise(LISTED)
-    assert nft_mod.normalise("  table inet socle {  \n\n}\n") == "table inet socle {\n}\n"
-    assert nft_mod.normalise(None) is None
-    assert nft_mod.pretty(nft_mod.normalise(LISTED)) == nft_mod.render_table(SPEC)
+    assert "# handle" not in nft_host.normalise(LISTED)
+    assert nft_host.normalise("  table inet socle {  \n\n}\n") == "table inet socle {\n}\n"
+    assert nft_host.normalise(None) is None
+    assert nft_host.pretty(nft_host.normalise(LISTED)) == nft_host.render_table(SPEC)
 
 
 def _without(tag: str) -> str:
     return "".join(line + "\n" for line in LISTED.splitlines() if tag not in line)
 
 
-WANTED = nft_mod.render_table(SPEC)
+WANTED = nft_host.render_table(SPEC)
 
 
 @pytest.mark.parametrize(
@@ -131,7 +131,7 @@ WANTED = nft_mod.render_table(SPEC)
     ],
 )
 def test_changed_parts(live, wanted, parts):
-    result = nft_mod.changed_parts(live, wanted)
+    result = nft_host.changed_parts(live, wanted)
     assert {p for p, changed in result.items() if changed} == parts
 
 
@@ -146,7 +146,7 @@ def test_changed_parts(live, wanted, parts):
     ],
 )
 def test_parse_ssh_connection(value, parsed):
-    assert nft_mod.parse_ssh_connection(value) == parsed
+    assert nft_host.parse_ssh_connection(value) == parsed
 
 
 SERVICES = [{"port": 8443, "proto": "tcp", "sources": ["203.0.113.0/24"]}, {"port": 9000, "proto": "udp"},
@@ -173,7 +173,7 @@ SERVICES = [{"port": 8443, "proto": "tcp", "sources": ["203.0.113.0/24"]}, {"por
     ],
 )
 def test_connection_allowed(networks, client, port, allowed):
-    ok, _rule = nft_mod.connection_allowed(spec(admin_networks=networks, allowed_services=SERVICES), client, port)
+    ok, _rule = nft_host.connection_allowed(spec(admin_networks=networks, allowed_services=SERVICES), client, port)
     assert ok is allowed
 
 
@@ -186,10 +186,10 @@ def test_ssh_connection_is_found_in_an_ancestor(tmp_path):
     proc(300, 200, [b"PATH=/bin"])
     proc(200, 100, [b"SUDO_USER=socleadm"])
     proc(100, 1, [b"SSH_CONNECTION=10.88.0.1 5 10.88.0.2 22", b"USER=socleadm"])
-    assert nft_mod.find_ssh_connection({}, str(tmp_path), 300) == "10.88.0.1 5 10.88.0.2 22"
-    assert nft_mod.find_ssh_connection({"SSH_CONNECTION": "a"}, str(tmp_path), 300) == "a"
-    assert nft_mod.find_ssh_connection({}, str(tmp_path), 200) == "10.88.0.1 5 10.88.0.2 22"
-    assert nft_mod.find_ssh_connection({}, str(tmp_path / "none"), 300) is None
+    assert nft_host.find_ssh_connection({}, str(tmp_path), 300) == "10.88.0.1 5 10.88.0.2 22"
+    assert nft_host.find_ssh_connection({"SSH_CONNECTION": "a"}, str(tmp_path), 300) == "a"
+    assert nft_host.find_ssh_connection({}, str(tmp_path), 200) == "10.88.0.1 5 10.88.0.2 22"
+    assert nft_host.find_ssh_connection({}, str(tmp_path / "none"), 300) is None
 
 
 # -- conflicts ------------------------------------------------------------------------------------
@@ -207,10 +207,10 @@ def test_ssh_connection_is_found_in_an_ancestor(tmp_path):
     ],
 )
 def test_conflicts(active, ufw_conf, installed, found):
-    result = nft_mod.conflicts(active, ufw_conf, installed)
+    result = nft_host.conflicts(active, ufw_conf, installed)
     assert [item.split()[0] for item in result] == found
     if found:
-        assert "never runs two firewalls" in nft_mod.conflict_message(result)
+        assert "never runs two firewalls" in nft_host.conflict_message(result)
 
 
 # -- the module, against a fake host --------------------------------------------------------------
@@ -291,7 +291,7 @@ def test_apply_then_idempotent_then_confirm(run_module, host):
     fake = host()
     first = run_module(nft_mod, margs(fake))
     assert first["changed"] is True and first["rollback"]["armed"] is True and fake.timer
-    assert nft_mod.normalise(fake.table) == nft_mod.normalise(WANTED) and fake.enabled
+    assert nft_host.normalise(fake.table) == nft_host.normalise(WANTED) and fake.enabled
     assert ["/usr/sbin/nft", "-c", "-f"] == fake.calls[[c[1] for c in fake.calls].index("-c")][:3]
     # Order: validate, then arm the rollback timer, then load the ruleset (one atomic nft -f).
     steps = [("check" if c[1] == "-c" else "load") if c[0].endswith("nft") and "-f" in c[1:3] else "arm"
