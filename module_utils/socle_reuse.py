@@ -310,9 +310,6 @@ PREFETCHABLE = {
     "socle_updates_facts": with_simulation,
     "socle_nftables": None,
 }
-#: What a key is made of where it is not the whole arguments (None: not made ahead), and how an answer is adapted.
-KEY_ARGS = {"socle_nftables": nftables_key_args}
-ANSWER = {"socle_nftables": nftables_answer}
 
 
 def final_args(name: str, args: dict, task_vars: dict) -> dict:
@@ -323,8 +320,8 @@ def final_args(name: str, args: dict, task_vars: dict) -> dict:
 def measure_key(name: str, args: dict, action) -> str | None:
     """A measurement's identity: the module, its final arguments (as its result depends on them) and who it
     runs as; None when it is never made ahead."""
-    if name in KEY_ARGS:
-        args = KEY_ARGS[name](args)
+    if name == "socle_nftables":
+        args = nftables_key_args(args)
         if args is None:
             return None
     context = {"become": bool(action._play_context.become), "become_user": action._play_context.become_user,
@@ -366,8 +363,8 @@ def measure(action, name: str, args: dict, task_vars: dict) -> dict:
             result = json.loads(json.dumps(ahead["result"]))
             result["invocation"] = {"module_args": json.loads(json.dumps(ahead.get("params")))}
             result["socle_prefetched"] = True
-            if name in ANSWER:
-                result = ANSWER[name](result, module_args)
+            if name == "socle_nftables":
+                result = nftables_answer(result, module_args)
     if result is None:  # a copy: _execute_module adds Ansible's _ansible_* settings to the dict it is given
         result = action._execute_module(module_name=name, module_args=dict(module_args), task_vars=task_vars)
     if path and not result.get("failed"):
