@@ -21,12 +21,30 @@ description:
   - At the start of each play it also calls C(gc.freeze()), which moves every object the main process
     holds out of reach of the garbage collector, so a forked worker that collects does not write to (and
     copy) the parent's pages (5 hosts - 5 % less controller CPU). C(SOCLE_GC_FREEZE=off) leaves it out.
+  - It keeps the Python code Jinja compiles from each task template and conditional (a C(when), an argument
+    with C({{ }})) in a folder, C($XDG_CACHE_HOME/socle/ansible-jinja) (C(~/.cache/socle/ansible-jinja), or
+    the folder C(SOCLE_TEMPLATE_CACHE) names; C(off) turns it off). Each worker compiled every template
+    it met again, for every task and host (a fifth of a worker's time on a converged host); with the cache a
+    worker loads the code the first run compiled. The code is keyed on the template's exact text, the Jinja
+    settings that change what it compiles to (delimiters, whitespace control, escaping, the environment's
+    class), and the versions of Python, Jinja, ansible-core and ansible with the size and modification time
+    of every filter and test plugin file Ansible lists; a change in any of them misses. The folder must
+    belong to the user and be writable by no one else (it holds code the controller runs), otherwise the
+    cache is left off with a message at -vvv; any error reading or writing it only leaves the compiling to
+    Jinja. A template that does not compile is never kept.
 requirements: []
 """
 
+import contextlib
 import gc
+import hashlib
+import marshal
 import os
+import shutil
+import stat
 import sys
+import tempfile
+import types
 from pathlib import Path
 
 from ansible.plugins.callback import CallbackBase
@@ -54,6 +72,193 @@ def preload() -> list[str]:
     return loaded
 
 
+def template_cache_dir(environ=None) -> str | None:
+    """The folder SOCLE_TEMPLATE_CACHE names (off: no cache), else $XDG_CACHE_HOME/socle/ansible-jinja."""
+    environ = os.environ if environ is None else environ
+    setting = environ.get("SOCLE_TEMPLATE_CACHE", "")
+    if setting.lower() in ("off", "0", "no", "false"):
+        return None
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return setting or os.path.join(base, "socle", "ansible-jinja")
+
+
+def private_folder(path: str) -> bool:
+    """True if ``path`` is a directory (not a link) of this user that no one else can write."""
+    st = os.lstat(path)
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022
+
+
+def salt() -> str:
+    """What the compiled code depends on besides the template and the environment's settings."""
+    import jinja2  # noqa: PLC0415
+    from ansible import release  # noqa: PLC0415
+    from ansible.plugins.loader import filter_loader, test_loader  # noqa: PLC0415
+
+    try:
+        from importlib.metadata import version  # noqa: PLC0415
+
+        collections = version("ansible")
+    except Exception:  # noqa: BLE001 - ansible-core alone
+        collections = "-"
+    import importlib.util  # noqa: PLC0415
+
+    parts = [sys.version, importlib.util.MAGIC_NUMBER.hex(), jinja2.__version__, release.__version__, collections]
+    # Jinja writes a filter's or test's context-passing convention into the code: the plugin files count.
+    paths = sorted({str(getattr(p, "_original_path", "")) for p in (*filter_loader.all(), *test_loader.all())})
+    for path in paths:
+        with contextlib.suppress(OSError):
+            st = os.stat(path)
+            parts.append(f"{path}:{st.st_size}:{st.st_mtime_ns}")
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+class CompileCache:
+    """Jinja's compiled code for Ansible's templates and conditionals, in memory and in a private folder.
+
+    Installed in Ansible's main process, it is inherited by every forked worker; a worker that compiles a
+    template the folder does not hold yet adds it (one file per template, written to a temporary name and
+    renamed), so the next run loads it instead of compiling it.
+    """
+
+    MAX_FILES = 5000  # a folder that grows past this (templates edited over time) is emptied and starts again
+
+    def __init__(self, folder: str, version: str):
+        self.root = folder
+        self.folder = os.path.join(folder, version)
+        self.memory: dict[str, types.CodeType] = {}
+        self.capture: list | None = None
+
+    def open(self) -> int:
+        """Make (or check) the folder, drop other versions' code, load this version's; return how many."""
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
+        os.makedirs(self.folder, mode=0o700, exist_ok=True)
+        if not (private_folder(self.root) and private_folder(self.folder)):
+            raise PermissionError(f"{self.root} is not a private folder of this user")
+        for other in os.listdir(self.root):
+            if other != os.path.basename(self.folder):
+                shutil.rmtree(os.path.join(self.root, other), ignore_errors=True)
+        names = [n for n in os.listdir(self.folder) if n.endswith(".code")]
+        if len(names) > self.MAX_FILES:
+            for name in names:
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(self.folder, name))
+            return 0
+        for name in names:
+            code = self.read(name[:-5])
+            if code is not None:
+                self.memory[name[:-5]] = code
+        return len(self.memory)
+
+    @staticmethod
+    def key(kind: str, source: str, env, *extra) -> str | None:
+        from ansible._internal._templating import _jinja_bits  # noqa: PLC0415
+
+        if getattr(env, "_debuggable_template_source", False):
+            return None  # Ansible's template debugging writes its own source: leave it alone
+        context = _jinja_bits._TemplateCompileContext.current(optional=True)
+        settings = (
+            f"{type(env).__module__}.{type(env).__qualname__}",
+            tuple(getattr(env, name, None) for name in _jinja_bits._TEMPLATE_OVERRIDE_FIELD_NAMES),
+            env.optimized, env.is_async, tuple(sorted(env.extensions)),
+            getattr(context, "escape_backslashes", None),
+            getattr(_jinja_bits._TemplateConfig, "allow_embedded_templates", None),
+            kind, extra,
+        )
+        digest = hashlib.sha256(repr(settings).encode())
+        digest.update(b"\0" + str.encode(source, "utf-8", "surrogatepass"))
+        return digest.hexdigest()[:40]
+
+    def read(self, key: str) -> types.CodeType | None:
+        try:
+            with open(os.path.join(self.folder, key + ".code"), "rb") as handle:
+                st = os.fstat(handle.fileno())
+                if st.st_uid != os.getuid() or st.st_mode & 0o022:
+                    return None
+                code = marshal.loads(handle.read())  # noqa: S302 - our own folder, private: checked above
+        except (OSError, ValueError, EOFError, TypeError):
+            return None
+        return code if isinstance(code, types.CodeType) else None
+
+    def get(self, key: str) -> types.CodeType | None:
+        code = self.memory.get(key)
+        if code is None:
+            code = self.read(key)
+            if code is not None:
+                self.memory[key] = code
+        return code
+
+    def put(self, key: str, code: types.CodeType) -> None:
+        self.memory[key] = code
+        try:
+            handle, temp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
+            with os.fdopen(handle, "wb") as out:
+                out.write(marshal.dumps(code))
+            os.replace(temp, os.path.join(self.folder, key + ".code"))
+        except OSError:
+            with contextlib.suppress(OSError, UnboundLocalError):
+                os.unlink(temp)
+
+    def install(self) -> None:
+        """Wrap the compile steps of Ansible's Jinja environment class (this process and its future forks)."""
+        from ansible._internal._templating._jinja_bits import AnsibleEnvironment  # noqa: PLC0415
+        from jinja2 import nodes  # noqa: PLC0415
+        from jinja2.environment import TemplateExpression  # noqa: PLC0415
+
+        if getattr(AnsibleEnvironment, "_socle_compile_cache", None) is not None:
+            AnsibleEnvironment._socle_compile_cache = self
+            return
+        compile_ = AnsibleEnvironment.compile
+        compile_expression = AnsibleEnvironment.compile_expression
+        AnsibleEnvironment._socle_compile_cache = self
+
+        def cached_compile(env, source, name=None, filename=None, raw=False, defer_init=False):
+            cache = AnsibleEnvironment._socle_compile_cache
+            if isinstance(source, nodes.Template):  # an expression's tree (compile_expression below keys it)
+                code = compile_(env, source, name, filename, raw, defer_init)
+                if cache.capture is not None and not raw:
+                    cache.capture.append(code)
+                return code
+            key = None if raw or not isinstance(source, str) else cache.key("template", source, env, name,
+                                                                           filename, defer_init)
+            if key is None:
+                return compile_(env, source, name, filename, raw, defer_init)
+            code = cache.get(key)
+            if code is None:
+                code = compile_(env, source, name, filename, raw, defer_init)
+                cache.put(key, code)
+            return code
+
+        def cached_compile_expression(env, source, undefined_to_none=True):
+            cache = AnsibleEnvironment._socle_compile_cache
+            key = cache.key("expression", source, env, undefined_to_none) if isinstance(source, str) else None
+            code = None if key is None else cache.get(key)
+            if code is not None:
+                template = env.template_class.from_code(env, code, env.make_globals(None), None)
+                return TemplateExpression(template, undefined_to_none)
+            cache.capture, captured = [], cache.capture
+            try:
+                expression = compile_expression(env, source, undefined_to_none)
+                if key is not None and len(cache.capture) == 1:
+                    cache.put(key, cache.capture[0])
+                return expression
+            finally:
+                cache.capture = captured
+
+        AnsibleEnvironment.compile = cached_compile
+        AnsibleEnvironment.compile_expression = cached_compile_expression
+
+
+def template_cache(environ=None) -> str:
+    """Install the compile cache in this process; return what to report at -vvv."""
+    folder = template_cache_dir(environ)
+    if folder is None:
+        return "template cache off"
+    cache = CompileCache(folder, salt())
+    loaded = cache.open()
+    cache.install()
+    return f"template cache {cache.folder} ({loaded} loaded)"
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
@@ -74,6 +279,10 @@ class CallbackModule(CallbackBase):
                 self._display.vvv(f"socle_preload: loaded {', '.join(preload())}")
             except Exception as exc:  # noqa: BLE001 - an optimisation: the workers load what they need themselves
                 self._display.vvv(f"socle_preload: nothing preloaded: {exc}")
+            try:
+                self._display.vvv(f"socle_preload: {template_cache()}")
+            except Exception as exc:  # noqa: BLE001 - an optimisation: Jinja compiles as it always did
+                self._display.vvv(f"socle_preload: template cache off: {exc}")
         if os.environ.get("SOCLE_GC_FREEZE", "") != "off":
             # Every object the main process holds now (plugins, the play, the inventory) moves out of reach of
             # the garbage collector: a forked worker that collects no longer writes to their pages, which

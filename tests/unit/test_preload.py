@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import ROOT
 
 BIN = Path(sys.executable).parent
@@ -34,7 +35,7 @@ def run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
 def test_the_main_process_loads_the_filters_and_every_project_action_before_the_workers_fork(tmp_path):
     proc = run(tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    (line,) = [x for x in proc.stdout.splitlines() if x.startswith("socle_preload:")]
+    (line,) = [x for x in proc.stdout.splitlines() if x.startswith("socle_preload: loaded ")]
     assert line.startswith("socle_preload: loaded ") and " filters, " in line, line
     actions = sorted(p.stem for p in (ROOT / "action_plugins").glob("socle_*.py"))
     assert [a for a in actions if a not in line.split(", ")] == []
@@ -56,6 +57,7 @@ def test_each_play_start_freezes_what_the_main_process_holds_before_workers_fork
 
     callback = load_project_module("callback_plugins", "socle_preload")
     monkeypatch.setattr(callback, "preload", lambda: ["nothing"])
+    monkeypatch.setattr(callback, "template_cache", lambda: "template cache off")
     monkeypatch.delenv("SOCLE_PRELOAD", raising=False)
     monkeypatch.delenv("SOCLE_GC_FREEZE", raising=False)
     try:
@@ -73,3 +75,131 @@ def test_each_play_start_freezes_what_the_main_process_holds_before_workers_fork
         assert gc.get_freeze_count() == 0
     finally:
         gc.unfreeze()
+
+
+# The compile cache: Jinja's code for each task template and conditional, kept across workers and runs.
+
+def compile_cache(monkeypatch, folder: Path, version: str = "v1"):
+    """A CompileCache installed in this process; the patched class is restored after the test."""
+    from ansible._internal._templating._jinja_bits import AnsibleEnvironment
+    from conftest import load_project_module
+
+    callback = load_project_module("callback_plugins", "socle_preload")
+    for name in ("compile", "compile_expression", "_socle_compile_cache"):
+        monkeypatch.setattr(AnsibleEnvironment, name, getattr(AnsibleEnvironment, name, None), raising=False)
+    cache = callback.CompileCache(str(folder), version)
+    loaded = cache.open()
+    cache.install()
+    return cache, loaded
+
+
+def render(template: str, **variables):
+    from ansible.template import Templar, trust_as_template
+
+    return Templar(variables=variables).template(trust_as_template(template))
+
+
+def condition(expression: str, **variables) -> bool:
+    from ansible.template import Templar, trust_as_template
+
+    return Templar(variables=variables).evaluate_conditional(trust_as_template(expression))
+
+
+def test_compiled_code_is_kept_on_disk_and_a_new_process_uses_it_instead_of_compiling(monkeypatch, tmp_path):
+    import jinja2
+
+    folder = tmp_path / "cache"
+    cache, loaded = compile_cache(monkeypatch, folder)
+    assert loaded == 0
+    assert render("{{ a | default(1) + 2 }} and {{ b }}", b="x") == "3 and x"
+    assert condition("a is defined and a > 1", a=2) is True
+    files = sorted((folder / "v1").glob("*.code"))
+    assert len(files) >= 2  # the template and the conditional
+    assert oct((folder / "v1").stat().st_mode & 0o777) == "0o700" and all(f.stat().st_mode & 0o077 == 0 for f in files)
+
+    # A new process (nothing in memory): everything comes from the folder, Jinja compiles nothing.
+    calls = []
+    real = jinja2.Environment._generate
+    monkeypatch.setattr(jinja2.Environment, "_generate", lambda *a, **k: calls.append(a[1:]) or real(*a, **k))
+    cache, loaded = compile_cache(monkeypatch, folder)
+    assert loaded == len(files)
+    assert render("{{ a | default(1) + 2 }} and {{ b }}", b="y") == "3 and y"
+    assert condition("a is defined and a > 1", a=1) is False
+    assert condition("a is defined and a > 1", a=5) is True
+    assert calls == []
+    # Another text compiles, and is kept.
+    assert render("{{ b }}!", b="z") == "z!"
+    assert len(calls) == 1 and len(list((folder / "v1").glob("*.code"))) == len(files) + 1
+
+
+def test_the_key_holds_the_settings_that_change_the_code_and_other_versions_are_dropped(monkeypatch, tmp_path):
+    from ansible._internal._templating._jinja_bits import AnsibleEnvironment
+
+    cache, _ = compile_cache(monkeypatch, tmp_path / "cache", "v1")
+    env = AnsibleEnvironment()
+    other = env.overlay(variable_start_string="[[", variable_end_string="]]")
+    assert cache.key("template", "{{ x }}", env) == cache.key("template", "{{ x }}", AnsibleEnvironment())
+    assert cache.key("template", "{{ x }}", env) != cache.key("template", "{{ x }} ", env)
+    assert cache.key("template", "{{ x }}", env) != cache.key("template", "{{ x }}", other)
+    assert cache.key("template", "{{ x }}", env) != cache.key("expression", "{{ x }}", env)
+    assert cache.key("expression", "x", env, True) != cache.key("expression", "x", env, False)
+    render("{{ 1 + 1 }}")
+    assert list((tmp_path / "cache" / "v1").glob("*.code"))
+    compile_cache(monkeypatch, tmp_path / "cache", "v2")  # Python, Jinja, Ansible or a plugin file changed
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["v2"]
+
+
+def test_a_template_that_does_not_compile_fails_as_before_and_is_not_kept(monkeypatch, tmp_path):
+    from ansible.errors import AnsibleError
+
+    compile_cache(monkeypatch, tmp_path / "cache")
+    with pytest.raises(AnsibleError, match="(?i)syntax|unexpected"):
+        render("{{ a + }}", a=1)
+    with pytest.raises(AnsibleError):
+        condition("a ==", a=1)
+    assert list((tmp_path / "cache" / "v1").glob("*.code")) == []
+
+
+def test_a_folder_others_can_write_or_a_file_they_wrote_is_never_used(monkeypatch, tmp_path):
+    from conftest import load_project_module
+
+    callback = load_project_module("callback_plugins", "socle_preload")
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)
+    with pytest.raises(PermissionError):
+        callback.CompileCache(str(shared), "v1").open()
+
+    folder = tmp_path / "cache"
+    cache, _ = compile_cache(monkeypatch, folder)
+    render("{{ 40 + 2 }}")
+    (kept,) = (folder / "v1").glob("*.code")
+    kept.chmod(0o666)  # as if someone else could have written it
+    fresh = callback.CompileCache(str(folder), "v1")
+    assert fresh.open() == 0 and fresh.get(kept.stem) is None
+    kept.write_bytes(b"not code")
+    kept.chmod(0o600)
+    assert fresh.get(kept.stem) is None  # unreadable code is compiled again, never trusted
+
+
+def test_the_cache_folder_follows_the_environment(tmp_path):
+    from conftest import load_project_module
+
+    callback = load_project_module("callback_plugins", "socle_preload")
+    assert callback.template_cache_dir({"SOCLE_TEMPLATE_CACHE": "off"}) is None
+    assert callback.template_cache_dir({"SOCLE_TEMPLATE_CACHE": str(tmp_path)}) == str(tmp_path)
+    assert callback.template_cache_dir({"XDG_CACHE_HOME": "/x"}) == "/x/socle/ansible-jinja"
+
+
+def test_a_second_playbook_run_loads_what_the_first_compiled(tmp_path):
+    folder = tmp_path / "jinja"
+    first = run(tmp_path, SOCLE_TEMPLATE_CACHE=str(folder))
+    second = run(tmp_path, SOCLE_TEMPLATE_CACHE=str(folder))
+    for proc in (first, second):
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert 'msg: 1' in proc.stdout or '"msg": "1"' in proc.stdout, proc.stdout[-1500:]
+    assert "(0 loaded)" in first.stdout
+    kept = len(list(folder.glob("*/*.code")))
+    assert kept > 0 and f"({kept} loaded)" in second.stdout, second.stdout[-2000:]
+    off = run(tmp_path, SOCLE_TEMPLATE_CACHE="off")
+    assert off.returncode == 0 and "template cache off" in off.stdout
