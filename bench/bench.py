@@ -222,7 +222,8 @@ def write_results(r: dict, scale: list[int]) -> None:
             ("Socle full dry-run audit, 1 fresh host (CLI, reports included; a first audit, nothing reused)",
              r["audit_fresh_s"]),
             ("Socle full dry-run audit, 1 converged host (scheduled audit: the previous audit's package simulation,"
-             " check results and compiled task templates reused where their inputs are unchanged)", r["audit_converged_s"]),
+             " check results and compiled task templates reused where their inputs are unchanged)",
+             r["audit_converged_s"]),
             ("Socle full dry-run audit, 1 converged host (nothing reused: every check measured on the host)",
              r["audit_converged_no_reuse_s"])]
     if "lynis_s" in r:
@@ -233,7 +234,8 @@ def write_results(r: dict, scale: list[int]) -> None:
              for n in scale if f"audit_{n}_hosts_controller_cpu_s" in r]
     if "audit_converged_scale_s" in r:
         n = r["audit_converged_scale_hosts"]
-        rows += [(f"Socle scheduled audit of {n} converged hosts (forks {n}; caches of the previous audit, compiled templates included)",
+        rows += [(f"Socle scheduled audit of {n} converged hosts (forks {n}; caches of the previous audit, "
+                  "compiled templates included)",
                   r["audit_converged_scale_s"]),
                  ("  controller CPU (user + system) of that audit", r["audit_converged_scale_controller_cpu_s"])]
     lines += ["| Figure | Seconds |", "|---|---|"] + [f"| {k} | {v:.2f} |" for k, v in rows] + [""]
