@@ -12,6 +12,8 @@ description:
     list under C(fields) must match), and reports role-prefixed variables the role does not know,
     with the nearest known name.
   - Runs on the controller only: no connection to the host.
+  - Where the variable C(socle_audit_only) is true (C(playbooks/audit.yml) sets it on the plays it imports),
+    refuses to run outside check mode, before anything else: the audit never changes a host.
 options:
   roles:
     description: Role names whose variables are checked; by default every role under the roles path
@@ -228,6 +230,11 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
+        if self._templar.template(task_vars.get("socle_audit_only", False)) and not self._play_context.check_mode:
+            result.update(failed=True, changed=False, msg=(
+                "playbooks/audit.yml is the dry-run audit and must run with --check --diff (socle audit does); "
+                "to apply the baseline run playbooks/site.yml. Nothing was changed."))
+            return result
         roles = self._task.args.get("roles") or []
         if isinstance(roles, str):
             roles = [roles]

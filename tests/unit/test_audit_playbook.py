@@ -1,0 +1,31 @@
+"""playbooks/audit.yml refuses to run outside check mode, at its first task, before any host is touched."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ROOT
+
+BIN = Path(sys.executable).parent
+
+
+def test_audit_without_check_stops_at_the_policy_task_and_runs_nothing_else(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "SOCLE_"))}
+    env.update(PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", HOME=str(tmp_path),
+               ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), SOCLE_TEMPLATE_CACHE="off")
+    cmd = [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(ROOT / "playbooks" / "audit.yml")]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False, cwd=ROOT)
+    assert proc.returncode != 0
+    assert "must run with --check --diff" in proc.stdout and "Nothing was changed" in proc.stdout, proc.stdout[-2000:]
+    tasks = [line for line in proc.stdout.splitlines() if line.startswith("TASK [")]
+    assert len(tasks) == 1 and "Validate the policy variables" in tasks[0], tasks
+    assert "changed=0" in proc.stdout and "failed=1" in proc.stdout
+
+    # In check mode the same task lets the audit go on (the policy of the defaults is valid).
+    check = subprocess.run([*cmd, "--check", "--diff", "--tags", "never-a-control"], env=env, capture_output=True,
+                           text=True, timeout=300, check=False, cwd=ROOT)
+    assert "must run with --check" not in check.stdout, check.stdout[-2000:]
+    assert "Validate the policy variables" in check.stdout
