@@ -270,17 +270,26 @@ def _selection(args, inventories: list[Path]) -> tuple[str | None, list[str]] | 
     return combine_limit(hosts, args.limit), tags
 
 
+def _load_report_code() -> None:
+    """What the command line needs once the run ends: loaded while ansible-playbook runs, not before."""
+    import socle.history  # noqa: F401
+    import socle.record  # noqa: F401
+    import socle.report  # noqa: F401
+    import socle.report.pdf  # noqa: F401
+
+
 def cmd_run(args) -> int:
-    from socle.lab import inventory_path
-    from socle.record import RecordError, load_record
-    from socle.report import write_reports
-    from socle.report.pdf import PdfUnavailable, check_pdf
     from socle.runner import RunOptions, run
 
-    inventories = args.inventory or [inventory_path()]
+    if args.inventory:
+        inventories, lab_inventory = args.inventory, None
+    else:
+        from socle.lab import inventory_path
+
+        inventories = [lab_inventory := inventory_path()]
     for inv in inventories:
         if not inv.exists():
-            hint = ' (start the lab with "socle lab up")' if inv == inventory_path() else ""
+            hint = ' (start the lab with "socle lab up")' if inv == lab_inventory else ""
             print(f"socle: inventory {inv} does not exist{hint}", file=sys.stderr)
             return 1
     try:
@@ -293,7 +302,11 @@ def cmd_run(args) -> int:
     limit, tags = selection
     options = RunOptions(mode=args.command, inventories=inventories, out_dir=args.out, limit=limit,
                          tags=tags, forks=args.forks, verbosity=args.verbose, progress=not args.quiet)
-    record_path, status = run(options)
+    record_path, status = run(options, meanwhile=_load_report_code)
+    from socle.record import RecordError, load_record
+    from socle.report import write_reports
+    from socle.report.pdf import PdfUnavailable, check_pdf
+
     if not record_path.exists():
         print(f"socle: the run ended ({status}) without a run record; Ansible's output is in "
               f"{args.out / 'ansible-output.txt'}", file=sys.stderr)

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,12 +43,14 @@ class RunOptions:
         return args
 
 
-def run(options: RunOptions) -> tuple[Path, str]:
+def run(options: RunOptions, meanwhile: Callable[[], object] | None = None) -> tuple[Path, str]:
     """Run the audit or apply playbook; return the run record path and how ansible-playbook ended.
 
     ansible-playbook runs directly (AWX runs the same playbooks through ansible-runner): its output goes to
     ``ansible-output.txt`` beside the record, and the ``socle_progress`` callback writes one line per host
-    and task result on this process's standard error.
+    and task result on this process's standard error. ``meanwhile`` is called once ansible-playbook has
+    started (the command line loads its report code then, instead of before or after the run); the run is
+    waited for even if it raises.
     """
     out_dir = options.out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -92,9 +95,13 @@ def run(options: RunOptions) -> tuple[Path, str]:
         # Ansible's own output, kept beside the record for troubleshooting (secrets are no_log: the
         # reliability tests look for canary passwords in this file too, up to -vvv).
         with open(out_dir / "ansible-output.txt", "w", encoding="utf-8") as output:
-            proc = subprocess.run(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=output,
-                                  stderr=subprocess.STDOUT, pass_fds=(progress,) if progress is not None else (),
-                                  check=False)
+            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=output,
+                                    stderr=subprocess.STDOUT, pass_fds=(progress,) if progress is not None else ())
+            try:
+                if meanwhile is not None:
+                    meanwhile()
+            finally:
+                proc.wait()
     finally:
         if progress is not None:
             os.close(progress)

@@ -20,7 +20,9 @@ def fake_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """Replace the Ansible run by copying a prepared record to <out>/run.json."""
     queue: list[Path] = []
 
-    def run(options):
+    def run(options, meanwhile=None):
+        if meanwhile is not None:
+            meanwhile()
         record = options.out_dir / "run.json"
         options.out_dir.mkdir(parents=True, exist_ok=True)
         shutil.copy(queue.pop(0), record)

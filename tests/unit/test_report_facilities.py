@@ -325,7 +325,9 @@ def fake_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
 
     queue: list[Path] = []
 
-    def run(options):
+    def run(options, meanwhile=None):
+        if meanwhile is not None:
+            meanwhile()
         options.out_dir.mkdir(parents=True, exist_ok=True)
         record = options.out_dir / "run.json"
         record.write_bytes(queue.pop(0).read_bytes())

@@ -31,19 +31,26 @@ PLAY = """
 
 @pytest.fixture
 def captured(monkeypatch, tmp_path):
-    """subprocess.run replaced: what ansible-playbook would have been given, extra variables file included."""
-    seen = {}
+    """subprocess.Popen replaced: what ansible-playbook would have been given, extra variables file included."""
+    seen = {"events": []}
 
-    def fake(cmd, **kw):
-        seen["cmd"], seen["kw"] = cmd, kw
-        extra = [a[1:] for a in cmd if a.startswith("@")]
-        if extra:
-            seen["extra_text"] = Path(extra[0]).read_text(encoding="utf-8")
-            seen["extra_mode"] = stat.S_IMODE(os.stat(extra[0]).st_mode)
-            seen["extra_path"] = Path(extra[0])
-        return subprocess.CompletedProcess(cmd, seen.get("rc", 2))
+    class FakePopen:
+        def __init__(self, cmd, **kw):
+            seen["cmd"], seen["kw"] = cmd, kw
+            seen["events"].append("started")
+            extra = [a[1:] for a in cmd if a.startswith("@")]
+            if extra:
+                seen["extra_text"] = Path(extra[0]).read_text(encoding="utf-8")
+                seen["extra_mode"] = stat.S_IMODE(os.stat(extra[0]).st_mode)
+                seen["extra_path"] = Path(extra[0])
+            self.returncode = None
 
-    monkeypatch.setattr(runner.subprocess, "run", fake)
+        def wait(self):
+            seen["events"].append("waited")
+            self.returncode = seen.get("rc", 2)
+            return self.returncode
+
+    monkeypatch.setattr(runner.subprocess, "Popen", FakePopen)
     return seen
 
 
@@ -78,6 +85,23 @@ def test_apply_runs_site_yml_without_check_and_reports_success(captured, tmp_pat
     assert captured["kw"]["pass_fds"] == (fd,)
     with pytest.raises(OSError):
         os.fstat(fd)  # closed again after the run
+
+
+def test_the_command_line_loads_its_report_code_while_the_run_goes_on_and_waits_for_it_even_on_error(captured,
+                                                                                                 tmp_path):
+    captured["rc"] = 0
+    options = runner.RunOptions(mode="audit", inventories=[tmp_path / "i"], out_dir=tmp_path / "o", progress=False)
+    runner.run(options, meanwhile=lambda: captured["events"].append("meanwhile"))
+    assert captured["events"] == ["started", "meanwhile", "waited"]
+
+    captured["events"].clear()
+
+    def broken():
+        raise ImportError("no report code")
+
+    with pytest.raises(ImportError):
+        runner.run(options, meanwhile=broken)
+    assert captured["events"] == ["started", "waited"]
 
 
 def play(tmp_path: Path, pass_fds: tuple[int, ...] = (), **env: str) -> subprocess.CompletedProcess[str]:
