@@ -623,6 +623,15 @@ def backup_context(
     return out
 
 
+def facility_values(task_vars: Mapping[str, Any], template, defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """The role's defaults, overridden by the host's templated organisation variables (what validate reads)."""
+    values = dict(defaults)
+    for name in ActionModule.VARIABLES:
+        if name in task_vars:
+            values[name] = template(task_vars[name])
+    return values
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
@@ -640,12 +649,7 @@ class ActionModule(ActionBase):
     )  # fmt: skip
 
     def _values(self, task_vars: Mapping[str, Any]) -> dict[str, Any]:
-        defaults = self._role_defaults("organisation")
-        values = dict(defaults)
-        for name in self.VARIABLES:
-            if name in task_vars:
-                values[name] = self._templar.template(task_vars[name])
-        return values
+        return facility_values(task_vars, self._templar.template, self._role_defaults("organisation"))
 
     def _role_dir(self, role: str) -> str:
         basedir = self._loader.get_basedir()

@@ -12,6 +12,8 @@ description:
     list under C(fields) must match), and reports role-prefixed variables the role does not know,
     with the nearest known name.
   - Runs on the controller only: no connection to the host.
+  - When the C(organisation) role is among those checked, also checks its facility data and registers (the
+    C(validate) step of C(socle_organisation)), with the same message as that step.
   - Where the variable C(socle_audit_only) is true (C(playbooks/audit.yml) sets it on the plays it imports),
     refuses to run outside check mode, before anything else: the audit never changes a host.
 options:
@@ -26,6 +28,7 @@ import datetime as dt
 import difflib
 import os
 import re
+import sys
 from functools import lru_cache
 
 import yaml
@@ -227,6 +230,15 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
 
+    def _facility_errors(self, roles: list[str], task_vars: dict, defaults: dict | None) -> list[str]:
+        """The organisation role's facility data checks (socle_organisation's validate step), when it is checked."""
+        if "organisation" not in roles or defaults is None:
+            return []
+        from ansible.plugins.loader import action_loader  # noqa: PLC0415
+
+        organisation = sys.modules[action_loader.get("socle_organisation", class_only=True).__module__]
+        return organisation.validate(organisation.facility_values(task_vars, self._templar.template, defaults))
+
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
@@ -243,6 +255,7 @@ class ActionModule(ActionBase):
             roles = all_roles(basedir)
         present = {k for k in task_vars.get("vars", task_vars) if isinstance(k, str)} | set(task_vars)
         errors: list[str] = []
+        organisation_defaults = None
         for role in roles:
             path = find_role(role, basedir)
             specs = load_yaml(os.path.join(path, "meta", "argument_specs.yml"))
@@ -255,6 +268,8 @@ class ActionModule(ActionBase):
                     values[name] = self._templar.template(task_vars[name])
             role_present = {n for n in present if n.startswith(f"{role}_")}
             errors += check_role(role, options, bounds, defaults, values, role_present)
+            if role == "organisation":
+                organisation_defaults = defaults
         waiver_vars = {n: self._templar.template(task_vars[n]) for n in task_vars
                        if isinstance(n, str) and WAIVER_VAR_RE.match(n)}
         waivers, waiver_errors = check_waivers(waiver_vars, catalogue_ids())
@@ -269,6 +284,10 @@ class ActionModule(ActionBase):
             result["failed"] = True
             result["msg"] = "Invalid policy, nothing was changed: " + "; ".join(errors)
             result["errors"] = errors
+        elif facility_errors := self._facility_errors(roles, task_vars, organisation_defaults):
+            result["failed"] = True
+            result["msg"] = "Invalid facility data, nothing was changed: " + "; ".join(facility_errors)
+            result["errors"] = facility_errors
         else:
             result["msg"] = f"policy valid for roles: {', '.join(roles)}"
         return result

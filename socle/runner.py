@@ -33,7 +33,8 @@ class RunOptions:
     progress: bool = True
 
     def cmdline(self) -> list[str]:
-        args = ["--diff"]
+        # The record is written by the socle_record callback; the set_stats play is for AWX's job artifacts.
+        args = ["--diff", "-e", "socle_publish=false"]
         if self.mode == "audit":
             args.append("--check")
         if self.tags:

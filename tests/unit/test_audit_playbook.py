@@ -29,3 +29,17 @@ def test_audit_without_check_stops_at_the_policy_task_and_runs_nothing_else(tmp_
                            text=True, timeout=300, check=False, cwd=ROOT)
     assert "must run with --check" not in check.stdout, check.stdout[-2000:]
     assert "Validate the policy variables" in check.stdout
+
+
+def test_bad_facility_data_stops_the_first_task_as_the_validate_step_did(tmp_path):
+    """socle_policy also runs socle_organisation's validate step: one task fewer, the same refusal."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "SOCLE_"))}
+    env.update(PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", HOME=str(tmp_path),
+               ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), SOCLE_TEMPLATE_CACHE="off")
+    cmd = [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", "--check", "--diff",
+           "-e", '{"organisation_enabled": true, "organisation_facility": {}}', str(ROOT / "playbooks" / "audit.yml")]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False, cwd=ROOT)
+    assert proc.returncode != 0
+    assert "Invalid facility data, nothing was changed: " in proc.stdout, proc.stdout[-2000:]
+    tasks = [line for line in proc.stdout.splitlines() if line.startswith("TASK [")]
+    assert len(tasks) == 1 and "Validate the policy variables" in tasks[0], tasks

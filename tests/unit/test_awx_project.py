@@ -58,3 +58,18 @@ def test_an_awx_style_run_loads_the_record_callback_and_publishes_the_artifacts(
     artifacts = stats[0]["event_data"]["artifact_data"]
     assert artifacts["socle_run"]["mode"] == "audit"
     assert artifacts["socle_record"]["run"]["id"] == artifacts["socle_run"]["id"]
+
+
+def test_the_command_line_leaves_the_artifacts_play_without_hosts(tmp_path: Path):
+    """socle audit/apply keep the record themselves: socle_publish=false makes the set_stats play match no host."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "SOCLE_"))}
+    env.update(PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", HOME=str(tmp_path),
+               ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), SOCLE_RECORD=str(tmp_path / "run.json"))
+    cmd = [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", "--check",
+           str(ROOT / "playbooks" / "publish.yml")]
+    off = subprocess.run([*cmd, "-e", "socle_publish=false"], env=env, capture_output=True, text=True, timeout=300,
+                         check=False, cwd=ROOT)
+    assert off.returncode == 0 and "skipping: no hosts matched" in off.stdout, off.stdout[-2000:]
+    assert "TASK [" not in off.stdout
+    on = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False, cwd=ROOT)
+    assert on.returncode == 0 and "TASK [Publish the run summary" in on.stdout, on.stdout[-2000:]

@@ -64,7 +64,7 @@ def test_the_command_line_and_a_secret_extra_variable_kept_off_it(captured, tmp_
     cmd = captured["cmd"]
     assert cmd[0] == str(BIN / "ansible-playbook") and cmd[-1] == str(ROOT / "playbooks" / "audit.yml")
     for expected in (["-i", str(inventory)], ["--check"], ["--diff"], ["--tags", "M4"], ["--forks", "7"],
-                     ["--limit", "pc1"], ["-vv"]):
+                     ["--limit", "pc1"], ["-vv"], ["-e", "socle_publish=false"]):
         assert any(cmd[i:i + len(expected)] == expected for i in range(len(cmd))), (expected, cmd)
     assert "canary-s3cret" not in " ".join(cmd) and "canary-s3cret" in captured["extra_text"]
     assert captured["extra_mode"] == 0o600 and not captured["extra_path"].exists()  # removed after the run
