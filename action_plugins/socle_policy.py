@@ -17,6 +17,12 @@ description:
   - Where the variable C(socle_audit_only) is true (C(playbooks/audit.yml) sets it on the plays it imports),
     refuses to run outside check mode, before anything else: the audit never changes a host.
 options:
+  platform_groups:
+    description: When the policy is valid, also put the host in the group C(socle_windows) (reached over WinRM
+      or PSRP, or over SSH with a PowerShell or cmd shell) or C(socle_posix), as C(ansible.builtin.group_by)
+      would, in the same task.
+    type: bool
+    default: false
   roles:
     description: Role names whose variables are checked; by default every role under the roles path
       that has a C(meta/argument_specs.yml).
@@ -38,6 +44,13 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
 HOST_VARS = ("socle_facility",)
+
+
+def platform_group(connection: str | None, shell_type: str | None) -> str:
+    """socle_windows for a host reached over WinRM or PSRP, or with a PowerShell or cmd shell; else socle_posix."""
+    plugin = str(connection or "ssh").split(".")[-1]
+    return "socle_windows" if plugin in ("winrm", "psrp") or (shell_type or "sh") in ("powershell", "cmd") \
+        else "socle_posix"
 
 
 def find_role(name: str, basedir: str) -> str:
@@ -290,4 +303,9 @@ class ActionModule(ActionBase):
             result["errors"] = facility_errors
         else:
             result["msg"] = f"policy valid for roles: {', '.join(roles)}"
+            if self._task.args.get("platform_groups"):
+                # Read by Ansible's strategy from any task result, as group_by's: one task fewer per host.
+                result["add_group"] = platform_group(self._templar.template(task_vars.get("ansible_connection")),
+                                                     self._templar.template(task_vars.get("ansible_shell_type")))
+                result["parent_groups"] = ["all"]
         return result

@@ -43,3 +43,41 @@ def test_bad_facility_data_stops_the_first_task_as_the_validate_step_did(tmp_pat
     assert "Invalid facility data, nothing was changed: " in proc.stdout, proc.stdout[-2000:]
     tasks = [line for line in proc.stdout.splitlines() if line.startswith("TASK [")]
     assert len(tasks) == 1 and "Validate the policy variables" in tasks[0], tasks
+
+
+def test_the_policy_task_puts_each_host_in_its_platform_group_for_the_plays_after_it(tmp_path):
+    """socle_policy with platform_groups does group_by's work: the Windows host gets only the Windows play."""
+    (tmp_path / "hosts.ini").write_text(
+        "pc01 ansible_connection=winrm\nsrv01 ansible_connection=local\n"
+        "ps01 ansible_connection=ssh ansible_shell_type=powershell\n", encoding="utf-8")
+    (tmp_path / "play.yml").write_text("""
+- name: First play
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Validate and sort
+      socle_policy:
+        platform_groups: true
+- name: Windows play
+  hosts: socle_windows
+  gather_facts: false
+  tasks:
+    - name: Windows host
+      ansible.builtin.debug: {msg: "windows {{ inventory_hostname }}"}
+      delegate_to: localhost
+- name: Linux play
+  hosts: all:!socle_windows
+  gather_facts: false
+  tasks:
+    - name: Linux host
+      ansible.builtin.debug: {msg: "posix {{ inventory_hostname }} {{ group_names }}"}
+""", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "SOCLE_"))}
+    env.update(PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", HOME=str(tmp_path),
+               ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), SOCLE_TEMPLATE_CACHE="off")
+    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(tmp_path / "hosts.ini"),
+                           str(tmp_path / "play.yml")], env=env, capture_output=True, text=True, timeout=300,
+                          check=False, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    messages = sorted(line.split("msg: ", 1)[1] for line in proc.stdout.splitlines() if "msg: " in line)
+    assert messages == ["posix srv01 ['socle_posix']", "windows pc01", "windows ps01"], proc.stdout[-3000:]
