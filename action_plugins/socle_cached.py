@@ -15,7 +15,8 @@ description:
     previous audit made (C(prefetch); see C(module_utils/socle_measure.py)).
   - C(socle_file) - an entry may name C(src), a file on the controller (an absolute path, or a path found
     in the role's C(files) folder), read here and passed as C(content_base64), so several files, binary
-    ones included, are set in one round trip.
+    ones included, are set in one round trip; or C(template), a Jinja template (an absolute path, or one found
+    in the role's C(templates) folder) rendered here with the task's variables and passed as C(content).
   - C(socle_file), C(socle_sshd), C(socle_pam_auth_update) - in check mode, when this host's earlier check
     of the same arguments, by the same module code and Ansible, read files that C(socle_facts) finds
     exactly as they were, the earlier result is returned with C(socle_reused) and no round trip.
@@ -73,13 +74,34 @@ def facts_args(reuse, action, args: dict, task_vars: dict) -> dict:
     return args
 
 
+def render_template(action, name: str) -> str:
+    """A role template rendered with the task's variables, as the template lookup would, without its copy of
+    every variable (the lookup deep-copies them all, the host's facts included, for each template)."""
+    from ansible.template import trust_as_template  # noqa: PLC0415
+
+    path = name if os.path.isabs(name) else action._find_needle("templates", name)
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    return action._templar.template(trust_as_template(text), escape_backslashes=False)
+
+
 def file_args(action, args: dict) -> tuple[dict, str | None]:
-    """socle_file's arguments with each entry's C(src) read into C(content_base64); or an error message."""
+    """socle_file's arguments with each entry's C(src) read into C(content_base64) and its C(template) rendered
+    into C(content); or an error message."""
     entries = args.get("entries")
     if not isinstance(entries, list):
         return args, None
     converted = []
     for entry in entries:
+        if isinstance(entry, dict) and entry.get("template") is not None:
+            entry = dict(entry)
+            name = str(entry.pop("template"))
+            if any(entry.get(k) is not None for k in ("content", "content_base64", "src", "lines")):
+                return args, f"{entry.get('path')}: give template or content, not both; nothing was changed"
+            try:
+                entry["content"] = render_template(action, name)
+            except (OSError, AnsibleError) as exc:
+                return args, f"{entry.get('path')}: cannot render {name} on the controller: {exc}; nothing was changed"
         if isinstance(entry, dict) and entry.get("src") is not None:
             entry = dict(entry)
             src = str(entry.pop("src"))

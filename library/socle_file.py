@@ -40,7 +40,8 @@ options:
         choices: [file, directory]
         default: file
       content:
-        description: The whole content of the file (text).
+        description: The whole content of the file (text). The C(socle_file) action fills it from C(template),
+          a Jinja template rendered on the controller with the task's variables.
         type: str
       content_base64:
         description: The whole content of the file, base64-encoded (binary files such as PDFs). The

@@ -274,3 +274,45 @@ def test_an_entry_without_control_takes_the_modules(tmp_path, run_module):
     assert len(result["socle_results"]["M4-LNX-SHELL-TMOUT"]["diff"]) == 2
     bad = run_module(file_mod, {"entries": [{"path": "relative", "content": "x", "control": "M5-LNX-FAILLOCK"}]})
     assert bad["failed"] is True and bad["msg"].startswith("M5-LNX-FAILLOCK: path must be absolute")
+
+
+# -- template entries: rendered by the action as the template lookup would, without copying every variable --
+@pytest.mark.parametrize("name", ["socle-clamscan.service.j2", "socle-clamscan.timer.j2",
+                                  "clamav-clamonacc-socle.conf.j2"])
+@pytest.mark.parametrize("overrides", [{}, {"antivirus_scan_frequency": "weekly", "antivirus_quarantine": "move",
+                                            "antivirus_scan_paths": ["/home", "/srv/partage"]}])
+def test_a_template_entry_renders_exactly_what_the_template_lookup_rendered(name, overrides):
+    from types import SimpleNamespace
+
+    import yaml
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+    from conftest import ROOT
+    from winharness import _trust
+
+    role = ROOT / "roles" / "antivirus"
+    variables = {**yaml.safe_load((role / "defaults" / "main.yml").read_text(encoding="utf-8")), **overrides}
+    if (role / "vars" / "main.yml").exists():
+        variables.update(yaml.safe_load((role / "vars" / "main.yml").read_text(encoding="utf-8")))
+    templar = Templar(loader=DataLoader(), variables=_trust(variables))
+    path = str(role / "templates" / name)
+    via_lookup = templar.template(trust_as_template("{{ lookup('ansible.builtin.template', '" + path + "') }}"))
+    action = SimpleNamespace(_templar=templar, _find_needle=lambda kind, needle: str(role / kind / needle))
+    rendered = action_mod.render_template(action, name)
+    assert rendered == via_lookup and rendered.endswith("\n") and "{{" not in rendered
+
+
+def test_a_template_entry_becomes_content_and_bad_ones_are_refused(monkeypatch, tmp_path):
+    (tmp_path / "unit.j2").write_text("[Unit]\nDescription={{ 'x' | upper }}\n", encoding="utf-8")
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+
+    monkeypatch.setattr(action_mod.ActionModule, "_templar", Templar(loader=DataLoader(), variables={}), raising=False)
+    unit = "/etc/systemd/system/u.service"
+    result, sent = run_action(monkeypatch, [{"path": unit, "template": str(tmp_path / "unit.j2")}])
+    assert sent[0]["entries"] == [{"path": unit, "content": "[Unit]\nDescription=X\n"}]
+    for entry, message in (({"path": "/a", "template": str(tmp_path / "nope.j2")}, "cannot render"),
+                           ({"path": "/a", "template": str(tmp_path / "unit.j2"), "content": "x"},
+                            "give template or content, not both")):
+        result, sent = run_action(monkeypatch, [entry])
+        assert result["failed"] and message in result["msg"] and sent == []
