@@ -15,7 +15,7 @@ description:
   - When the C(organisation) role is among those checked, also checks its facility data and registers (the
     C(validate) step of C(socle_organisation)), with the same message as that step.
   - Where the variable C(socle_audit_only) is true (C(playbooks/audit.yml) sets it on the plays it imports),
-    refuses to run outside check mode, before anything else: the audit never changes a host.
+    refuses to run outside check mode, before anything else (the audit never changes a host).
 options:
   platform_groups:
     description: When the policy is valid, also put the host in the group C(socle_windows) (reached over WinRM
