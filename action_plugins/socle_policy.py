@@ -119,6 +119,9 @@ def check_role(role: str, options: dict, bounds: dict, defaults: dict, values: d
             if "min_items" in bound and isinstance(items, list) and len(items) < bound["min_items"]:
                 ref = f" ({bound['reference']})" if bound.get("reference") else ""
                 errors.append(f"{role}: {name} has {len(items)} item(s), at least {bound['min_items']} needed{ref}")
+    rule = ROLE_RULES.get(role)
+    if rule is not None:
+        errors += rule(validated)
     prefix = f"{role}_"
     for name in sorted(present):
         if name.startswith(prefix) and name not in options:
@@ -126,6 +129,33 @@ def check_role(role: str, options: dict, bounds: dict, defaults: dict, values: d
             hint = f"; did you mean {near[0]}?" if near else ""
             errors.append(f"{role}: unknown variable {name}{hint}")
     return errors
+
+
+def backup_secret_errors(values: dict) -> list[str]:
+    """What the backup role's first task asserts, checked here before any host is touched; the messages name
+    the variables, never their values (passwords and keys from ansible-vault)."""
+    if not values.get("backup_enabled"):
+        return []
+    errors = []
+    local = str(values.get("backup_local_password") or "")
+    if len(local) < 12:
+        errors.append("backup: backup_local_password must come from the inventory (ansible-vault) and have at "
+                      "least 12 characters")
+    if values.get("backup_offsite_enabled"):
+        offsite = str(values.get("backup_offsite_password") or "")
+        if len(offsite) < 12:
+            errors.append("backup: backup_offsite_password must come from the inventory (ansible-vault) and have "
+                          "at least 12 characters (the off-site copy is on: backup_offsite_enabled)")
+        elif offsite == local:
+            errors.append("backup: backup_offsite_password must differ from backup_local_password")
+        for name in ("backup_offsite_ssh_host", "backup_offsite_ssh_private_key"):
+            if not str(values.get(name) or "").strip():
+                errors.append(f"backup: {name} is required when the off-site copy is on (backup_offsite_enabled)")
+    return errors
+
+
+#: Checks across several variables of one role, on its validated values (with the defaults).
+ROLE_RULES = {"backup": backup_secret_errors}
 
 
 def _mismatch(role: str, label: str, value: object, bound: dict) -> list[str]:

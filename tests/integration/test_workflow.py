@@ -114,6 +114,10 @@ BAD_INPUT = [
     ("backup_max_local_age_h", "100", "above the maximum 48"),
     ("offsite_target_clients", f'[{{host: "a b", key: "{KEY}"}}]', "is malformed"),
     ("offsite_target_clients", "[{host: pc01}]", "key"),
+    # Secrets (checked before any host is touched, never echoed): the role used to assert them itself.
+    ("backup_local_password", '"Kx7-short"\nbackup_enabled: true', "at least 12 characters"),
+    ("backup_offsite_password", '"same-secret-00001"\nbackup_local_password: "same-secret-00001"\n'
+     "backup_enabled: true", "must differ from backup_local_password"),
 ]
 
 
@@ -132,6 +136,10 @@ def test_bad_policy_stops_before_any_host_is_touched(fresh, tmp_path, variable, 
     assert "nothing was changed" in proc.stderr
     record = load_record(tmp_path / "out" / "run.json")
     assert all(not h.controls for h in record.hosts.values())
+    if "password" in variable:  # the message names the variable, never its value
+        secret = value.split("\n")[0].strip('"')
+        output = (tmp_path / "out" / "ansible-output.txt").read_text(encoding="utf-8")
+        assert secret not in proc.stdout + proc.stderr + output + (tmp_path / "out" / "run.json").read_text()
 
 
 def test_bad_input_table_is_large_enough():

@@ -145,3 +145,34 @@ def test_malformed_strings_are_refused_naming_the_item(role, name, value, label)
     defaults = yaml.safe_load((base / "defaults/main.yml").read_text())
     errors = policy.check_role(role, options, bounds, defaults, {name: value}, {name})
     assert len(errors) == 1 and errors[0].startswith(f"{role}: {label} = ") and "is malformed" in errors[0], errors
+
+
+# The backup role's passwords and off-site settings, checked before any host is touched (they were only
+# asserted by the role's first task, after the roles before it had run). No message holds a value.
+GOOD_BACKUP = {"backup_enabled": True, "backup_local_password": "local-secret-0001",
+               "backup_offsite_password": "offsite-secret-0002", "backup_offsite_ssh_host": "nas.example.org",
+               "backup_offsite_ssh_private_key": "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n"}
+
+
+@pytest.mark.parametrize(("overrides", "words"), [
+    ({"backup_local_password": "short-0001"}, "backup_local_password must come from the inventory"),
+    ({"backup_local_password": ""}, "at least 12 characters"),
+    ({"backup_offsite_password": "tiny"}, "backup_offsite_password must come from the inventory"),
+    ({"backup_offsite_password": "local-secret-0001"}, "must differ from backup_local_password"),
+    ({"backup_offsite_ssh_host": ""}, "backup_offsite_ssh_host is required"),
+    ({"backup_offsite_ssh_private_key": "  "}, "backup_offsite_ssh_private_key is required"),
+])
+def test_backup_secrets_are_checked_and_never_echoed(overrides, words):
+    values = {**GOOD_BACKUP, **overrides}
+    errors = check(values, "backup")
+    assert len(errors) == 1 and words in errors[0], errors
+    for secret in ("local-secret-0001", "offsite-secret-0002", "short-0001", "tiny", "BEGIN OPENSSH"):
+        assert secret not in errors[0]
+
+
+def test_backup_secrets_are_not_required_when_the_role_or_the_offsite_copy_is_off():
+    assert check({**GOOD_BACKUP}, "backup") == []
+    assert check({}, "backup") == []  # backup_enabled is false by default
+    assert check({"backup_enabled": True, "backup_local_password": "local-secret-0001",
+                  "backup_offsite_enabled": False}, "backup") == []
+    assert check({"backup_enabled": False, "backup_local_password": "x"}, "backup") == []
