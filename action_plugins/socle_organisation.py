@@ -52,6 +52,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import tempfile
 import unicodedata
 from collections.abc import Mapping
@@ -464,11 +465,35 @@ def gvariant_string(text: str) -> str:
     return "".join(out)
 
 
+def template_bytecode_cache(environ=None):
+    """Jinja's compiled charter, runbook and banner templates, kept between runs and hosts in a private folder
+    of their own ($XDG_CACHE_HOME/socle/organisation-templates; SOCLE_TEMPLATE_CACHE=off turns it off too);
+    None when it cannot be used (each host's render then compiles them, as before)."""
+    from jinja2 import FileSystemBytecodeCache
+
+    environ = os.environ if environ is None else environ
+    if environ.get("SOCLE_TEMPLATE_CACHE", "").lower() in ("off", "0", "no", "false"):
+        return None
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "socle", "organisation-templates")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        st = os.lstat(folder)
+    except OSError:
+        return None
+    # It holds code the controller runs: only a directory of this user that no one else can write.
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+        return None
+    return FileSystemBytecodeCache(folder)
+
+
 def render_documents(template_dir: str, lang: str, context: Mapping[str, Any]) -> dict[str, Any]:
     """HTML of the charter and runbook (autoescaped) and the banner text, for one facility."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
     env = Environment(
+        # Only this environment (these settings) uses the folder: Jinja keys its code on the name and source.
+        bytecode_cache=template_bytecode_cache(),
         loader=FileSystemLoader(template_dir),
         # HTML templates are autoescaped; the banner (.txt.j2) is plain text, cleaned by banner_safe.
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=True, default=False),

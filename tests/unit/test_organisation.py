@@ -885,3 +885,22 @@ def test_evidence_of_several_controls_in_one_task(monkeypatch):
     assert failed["failed"] is True and "M9-ORG-NOPE" in failed["msg"]
     action._task = SimpleNamespace(args={"step": "evidence", "controls": [], "today": "2026-11-28"})
     assert action.run(task_vars={})["failed"] is True
+
+
+def test_the_documents_templates_are_compiled_once_and_kept_in_a_private_folder(monkeypatch, tmp_path):
+    import jinja2
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("SOCLE_TEMPLATE_CACHE", raising=False)
+    first = org.render_documents(TEMPLATES, "fr", context())
+    folder = tmp_path / "socle" / "organisation-templates"
+    kept = sorted(folder.iterdir())
+    assert len(kept) >= 3 and oct(folder.stat().st_mode & 0o777) == "0o700"  # charter, runbook, banner (and parts)
+    compiled = []
+    real = jinja2.Environment._generate
+    monkeypatch.setattr(jinja2.Environment, "_generate", lambda *a, **k: compiled.append(a[2]) or real(*a, **k))
+    assert org.render_documents(TEMPLATES, "fr", context()) == first and compiled == []  # loaded, not compiled
+    folder.chmod(0o777)  # another user could have written code there: not used
+    assert org.template_bytecode_cache() is None
+    monkeypatch.setenv("SOCLE_TEMPLATE_CACHE", "off")
+    assert org.template_bytecode_cache() is None
