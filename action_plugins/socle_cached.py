@@ -16,7 +16,8 @@ description:
   - C(socle_file) - an entry may name C(src), a file on the controller (an absolute path, or a path found
     in the role's C(files) folder), read here and passed as C(content_base64), so several files, binary
     ones included, are set in one round trip; or C(template), a Jinja template (an absolute path, or one found
-    in the role's C(templates) folder) rendered here with the task's variables and passed as C(content).
+    in the role's C(templates) folder, standing alone, without includes) rendered here with the task's variables
+    and passed as C(content).
   - C(socle_file), C(socle_sshd), C(socle_pam_auth_update) - in check mode, when this host's earlier check
     of the same arguments, by the same module code and Ansible, read files that C(socle_facts) finds
     exactly as they were, the earlier result is returned with C(socle_reused) and no round trip.

@@ -484,7 +484,14 @@ def template_bytecode_cache(environ=None):
     # It holds code the controller runs: only a directory of this user that no one else can write.
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
         return None
-    return FileSystemBytecodeCache(folder)
+    # Jinja keys the code on the template's name and source only: the settings below go in the file names.
+    settings = hashlib.sha256(repr(DOCUMENT_ENV_SETTINGS).encode()).hexdigest()[:12]
+    return FileSystemBytecodeCache(folder, pattern=f"__socle_{settings}_%s.cache")
+
+
+#: The documents' Jinja settings (render_documents), part of the compiled code's file names.
+DOCUMENT_ENV_SETTINGS = {"autoescape": ("html.j2",), "undefined": "StrictUndefined", "trim_blocks": True,
+                         "lstrip_blocks": True, "keep_trailing_newline": True, "filters": ("banner_safe",)}
 
 
 def render_documents(template_dir: str, lang: str, context: Mapping[str, Any]) -> dict[str, Any]:
@@ -496,11 +503,12 @@ def render_documents(template_dir: str, lang: str, context: Mapping[str, Any]) -
         bytecode_cache=template_bytecode_cache(),
         loader=FileSystemLoader(template_dir),
         # HTML templates are autoescaped; the banner (.txt.j2) is plain text, cleaned by banner_safe.
-        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=True, default=False),
+        autoescape=select_autoescape(enabled_extensions=DOCUMENT_ENV_SETTINGS["autoescape"], default_for_string=True,
+                                     default=False),
         undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
+        trim_blocks=DOCUMENT_ENV_SETTINGS["trim_blocks"],
+        lstrip_blocks=DOCUMENT_ENV_SETTINGS["lstrip_blocks"],
+        keep_trailing_newline=DOCUMENT_ENV_SETTINGS["keep_trailing_newline"],
     )
     env.filters["banner_safe"] = banner_safe
     ctx = {"sep": "/", **context, "lang": lang}
