@@ -30,8 +30,10 @@ description:
     class), and the versions of Python, Jinja, ansible-core and ansible with the size and modification time
     of every filter and test plugin file Ansible lists; a change in any of them misses. The folder must
     belong to the user and be writable by no one else (it holds code the controller runs), otherwise the
-    cache is left off with a message at -vvv; any error reading or writing it only leaves the compiling to
-    Jinja. A template that does not compile is never kept.
+    cache is left off with a warning; any error reading or writing it only leaves the compiling to Jinja. A
+    template that does not compile is never kept.
+  - In check mode it warns, once, when the folder of an audit cache (C(SOCLE_CHECK_CACHE), C(SOCLE_APT_CACHE))
+    cannot be written, saying what the audit then does without; the audit still runs.
 requirements: []
 """
 
@@ -47,6 +49,7 @@ import tempfile
 import types
 from pathlib import Path
 
+from ansible import context
 from ansible.plugins.callback import CallbackBase
 
 ACTIONS = Path(__file__).resolve().parent.parent / "action_plugins"
@@ -282,7 +285,11 @@ class CallbackModule(CallbackBase):
             try:
                 self._display.vvv(f"socle_preload: {template_cache()}")
             except Exception as exc:  # noqa: BLE001 - an optimisation: Jinja compiles as it always did
-                self._display.vvv(f"socle_preload: template cache off: {exc}")
+                self._display.warning(f"Socle keeps no compiled templates (SOCLE_TEMPLATE_CACHE): {exc}")
+            reuse = sys.modules.get("socle_module_utils_reuse")
+            if reuse is not None and context.CLIARGS.get("check"):
+                for message in reuse.cache_warnings():
+                    self._display.warning(message)
         if os.environ.get("SOCLE_GC_FREEZE", "") != "off":
             # Every object the main process holds now (plugins, the play, the inventory) moves out of reach of
             # the garbage collector: a forked worker that collects no longer writes to their pages, which

@@ -91,6 +91,32 @@ def cache_dir(environ=None, variable: str = "SOCLE_CHECK_CACHE", name: str = "ch
     return setting or os.path.join(base, "socle", name)
 
 
+#: The audit caches of this file: variable, folder name, what is lost when the folder cannot be written.
+AUDIT_CACHES = (
+    ("SOCLE_CHECK_CACHE", "check-results",
+     "earlier check results are not reused and no measurement is made ahead: every check runs on the hosts"),
+    ("SOCLE_APT_CACHE", "apt-simulation", "the pending-updates simulation runs again on every host"),
+)
+
+
+def cache_warnings(environ=None) -> list[str]:
+    """One message for each audit cache whose folder cannot be made or written (the audit still runs)."""
+    messages = []
+    for variable, name, lost in AUDIT_CACHES:
+        folder = cache_dir(environ, variable, name)
+        if folder is None:
+            continue  # turned off on purpose
+        try:
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            usable = os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK)
+        except OSError:
+            usable = False
+        if not usable:
+            messages.append(f"Socle cannot write its cache folder {folder} ({variable}): {lost}. Give {variable} a "
+                            f"folder you can write, or off to say so.")
+    return messages
+
+
 def host_file(folder: str, task_vars: dict) -> str:
     """One file per managed host: a digest of its inventory name, address, port and user."""
     who = "\0".join(str(task_vars.get(k, "")) for k in

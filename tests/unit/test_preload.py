@@ -203,3 +203,23 @@ def test_a_second_playbook_run_loads_what_the_first_compiled(tmp_path):
     assert kept > 0 and f"({kept} loaded)" in second.stdout, second.stdout[-2000:]
     off = run(tmp_path, SOCLE_TEMPLATE_CACHE="off")
     assert off.returncode == 0 and "template cache off" in off.stdout
+
+
+def test_an_audit_warns_once_when_its_cache_folder_cannot_be_written(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x", encoding="utf-8")
+    (tmp_path / "play.yml").write_text(PLAY, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "SOCLE_"))}
+    env.update(PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", HOME=str(tmp_path),
+               ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_CALLBACKS_ENABLED="socle_preload",
+               SOCLE_CHECK_CACHE=str(blocker / "sub"), SOCLE_TEMPLATE_CACHE=str(tmp_path / "shared"))
+    (tmp_path / "shared").mkdir(mode=0o777)
+    (tmp_path / "shared").chmod(0o777)
+    cmd = [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(tmp_path / "play.yml")]
+    audit = subprocess.run([*cmd, "--check"], env=env, capture_output=True, text=True, timeout=300, check=False)
+    output = audit.stdout + audit.stderr
+    assert audit.returncode == 0, output[-2000:]
+    assert output.count("Socle cannot write its cache folder") == 1 and "SOCLE_CHECK_CACHE" in output
+    assert "Socle keeps no compiled templates" in output and "not a private folder" in output
+    apply = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert "Socle cannot write its cache folder" not in apply.stdout + apply.stderr  # not used outside audits

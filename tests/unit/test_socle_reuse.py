@@ -298,3 +298,15 @@ def test_every_reusing_action_runs_a_module_that_reports_inputs():
     for name in ("socle_file", "socle_sshd", "socle_pam_auth_update"):
         module_text = (ROOT / "library" / f"{name}.py").read_text()
         assert "socle_inputs" in module_text and "Inputs()" in module_text
+
+
+def test_an_audit_cache_folder_that_cannot_be_written_is_named_with_what_is_lost(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    env = {"SOCLE_CHECK_CACHE": str(blocker / "sub"), "SOCLE_APT_CACHE": str(tmp_path / "apt"),
+           "XDG_CACHE_HOME": str(tmp_path)}
+    (message,) = reuse.cache_warnings(env)
+    assert str(blocker / "sub") in message and "SOCLE_CHECK_CACHE" in message and "every check runs" in message
+    assert (tmp_path / "apt").is_dir()  # the other one could be made: no message for it
+    assert reuse.cache_warnings({**env, "SOCLE_CHECK_CACHE": "off"}) == []  # off on purpose: nothing to say
+    assert reuse.cache_warnings({"XDG_CACHE_HOME": str(tmp_path)}) == []
