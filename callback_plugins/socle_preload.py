@@ -46,6 +46,7 @@ import shutil
 import stat
 import sys
 import tempfile
+import threading
 import types
 from pathlib import Path
 
@@ -129,7 +130,8 @@ class CompileCache:
         self.root = folder
         self.folder = os.path.join(folder, version)
         self.memory: dict[str, types.CodeType] = {}
-        self.capture: list | None = None
+        # The code compile_expression compiles, per thread: Ansible's main process has a results thread too.
+        self.local = threading.local()
 
     def open(self) -> int:
         """Make (or check) the folder, drop other versions' code, load this version's; return how many."""
@@ -218,8 +220,9 @@ class CompileCache:
             cache = AnsibleEnvironment._socle_compile_cache
             if isinstance(source, nodes.Template):  # an expression's tree (compile_expression below keys it)
                 code = compile_(env, source, name, filename, raw, defer_init)
-                if cache.capture is not None and not raw:
-                    cache.capture.append(code)
+                capture = getattr(cache.local, "capture", None)
+                if capture is not None and not raw:
+                    capture.append(code)
                 return code
             key = None if raw or not isinstance(source, str) else cache.key("template", source, env, name,
                                                                            filename, defer_init)
@@ -238,14 +241,15 @@ class CompileCache:
             if code is not None:
                 template = env.template_class.from_code(env, code, env.make_globals(None), None)
                 return TemplateExpression(template, undefined_to_none)
-            cache.capture, captured = [], cache.capture
+            outer = getattr(cache.local, "capture", None)
+            cache.local.capture = capture = []
             try:
                 expression = compile_expression(env, source, undefined_to_none)
-                if key is not None and len(cache.capture) == 1:
-                    cache.put(key, cache.capture[0])
+                if key is not None and len(capture) == 1:
+                    cache.put(key, capture[0])
                 return expression
             finally:
-                cache.capture = captured
+                cache.local.capture = outer
 
         AnsibleEnvironment.compile = cached_compile
         AnsibleEnvironment.compile_expression = cached_compile_expression

@@ -223,3 +223,38 @@ def test_an_audit_warns_once_when_its_cache_folder_cannot_be_written(tmp_path):
     assert "Socle keeps no compiled templates" in output and "not a private folder" in output
     apply = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert "Socle cannot write its cache folder" not in apply.stdout + apply.stderr  # not used outside audits
+
+
+def test_expressions_compiled_by_two_threads_at_once_are_each_kept_under_their_own_key(monkeypatch, tmp_path):
+    """Ansible's main process has a results thread: what one thread compiles never lands under another's key."""
+    import threading
+    import time
+
+    import jinja2
+
+    cache, _ = compile_cache(monkeypatch, tmp_path / "cache")
+    real = jinja2.Environment._generate
+    # A compilation that takes a while, as a big one does: the other threads compile meanwhile.
+    monkeypatch.setattr(jinja2.Environment, "_generate", lambda *a, **k: time.sleep(0.002) or real(*a, **k))
+    expressions = [f"x + {n}" for n in range(40)]
+    errors = []
+
+    def work(chunk):
+        try:
+            for expression in chunk:
+                n = int(expression.split("+")[1])
+                assert condition(f"{expression} == {n + 1}", x=1) is True
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(expressions[i::4],)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    fresh, loaded = compile_cache(monkeypatch, tmp_path / "cache")
+    assert loaded >= len(expressions)
+    for n in range(40):  # from the folder, in one thread: each expression's own code
+        assert condition(f"x + {n} == {n + 1}", x=1) is True
+        assert condition(f"x + {n} == {n + 2}", x=1) is False
