@@ -174,7 +174,10 @@ def test_restore_test_records_of_the_backed_up_hosts_are_read(tmp_path):
             f"mkdir -p /var/lib/restic && printf '%s' {shlex.quote(record)} > /var/lib/restic/restore-test.json",
         )
     try:
-        audit = SCENARIO.socle("audit", tmp_path, extra_vars={"backup_enabled": True})
+        # Backups on need their repository password (socle_policy refuses the run without one); test-only.
+        audit = SCENARIO.socle("audit", tmp_path, extra_vars={
+            "backup_enabled": True, "backup_local_password": "molecule-test-only-local-0003",
+            "backup_offsite_enabled": False})
     finally:
         for name in HOSTS:
             sudo(SCENARIO.host(name), "rm -rf /var/lib/restic")
