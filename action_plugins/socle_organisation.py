@@ -52,7 +52,6 @@ import hashlib
 import json
 import os
 import re
-import stat
 import tempfile
 import unicodedata
 from collections.abc import Mapping
@@ -465,33 +464,28 @@ def gvariant_string(text: str) -> str:
     return "".join(out)
 
 
-def template_bytecode_cache(environ=None):
-    """Jinja's compiled charter, runbook and banner templates, kept between runs and hosts in a private folder
-    of their own ($XDG_CACHE_HOME/socle/organisation-templates; SOCLE_TEMPLATE_CACHE=off turns it off too);
-    None when it cannot be used (each host's render then compiles them, as before)."""
+def template_bytecode_cache():
+    """Jinja's compiled charter, runbook and banner templates, kept between runs and hosts beside the compiled
+    task templates: in the folder of the compile cache socle_preload installed (private, one per version of
+    Python, Jinja and Ansible; SOCLE_TEMPLATE_CACHE), under a name that holds this file's digest, so an edit
+    of the environment's settings below never meets code compiled before it. None without that cache."""
+    from ansible._internal._templating._jinja_bits import AnsibleEnvironment
     from jinja2 import FileSystemBytecodeCache
 
-    environ = os.environ if environ is None else environ
-    if environ.get("SOCLE_TEMPLATE_CACHE", "").lower() in ("off", "0", "no", "false"):
+    cache = getattr(AnsibleEnvironment, "_socle_compile_cache", None)
+    if cache is None:
         return None
-    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = os.path.join(base, "socle", "organisation-templates")
+    folder = os.path.join(cache.folder, "organisation")
     try:
         os.makedirs(folder, mode=0o700, exist_ok=True)
-        st = os.lstat(folder)
     except OSError:
         return None
-    # It holds code the controller runs: only a directory of this user that no one else can write.
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
-        return None
-    # Jinja keys the code on the template's name and source only: the settings below go in the file names.
-    settings = hashlib.sha256(repr(DOCUMENT_ENV_SETTINGS).encode()).hexdigest()[:12]
-    return FileSystemBytecodeCache(folder, pattern=f"__socle_{settings}_%s.cache")
+    return FileSystemBytecodeCache(folder, pattern=f"__socle_{_SOURCE_DIGEST}_%s.cache")
 
 
-#: The documents' Jinja settings (render_documents), part of the compiled code's file names.
-DOCUMENT_ENV_SETTINGS = {"autoescape": ("html.j2",), "undefined": "StrictUndefined", "trim_blocks": True,
-                         "lstrip_blocks": True, "keep_trailing_newline": True, "filters": ("banner_safe",)}
+with open(__file__, "rb") as _source:
+    #: This plugin's own source: the documents' Jinja settings (render_documents) are part of it.
+    _SOURCE_DIGEST = hashlib.sha256(_source.read()).hexdigest()[:12]
 
 
 def render_documents(template_dir: str, lang: str, context: Mapping[str, Any]) -> dict[str, Any]:
@@ -499,16 +493,15 @@ def render_documents(template_dir: str, lang: str, context: Mapping[str, Any]) -
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
     env = Environment(
-        # Only this environment (these settings) uses the folder: Jinja keys its code on the name and source.
+        # Only this environment uses that folder: Jinja keys its code on the template's name and source.
         bytecode_cache=template_bytecode_cache(),
         loader=FileSystemLoader(template_dir),
         # HTML templates are autoescaped; the banner (.txt.j2) is plain text, cleaned by banner_safe.
-        autoescape=select_autoescape(enabled_extensions=DOCUMENT_ENV_SETTINGS["autoescape"], default_for_string=True,
-                                     default=False),
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=True, default=False),
         undefined=StrictUndefined,
-        trim_blocks=DOCUMENT_ENV_SETTINGS["trim_blocks"],
-        lstrip_blocks=DOCUMENT_ENV_SETTINGS["lstrip_blocks"],
-        keep_trailing_newline=DOCUMENT_ENV_SETTINGS["keep_trailing_newline"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
     )
     env.filters["banner_safe"] = banner_safe
     ctx = {"sep": "/", **context, "lang": lang}
@@ -656,15 +649,6 @@ def backup_context(
     return out
 
 
-def facility_values(task_vars: Mapping[str, Any], template, defaults: Mapping[str, Any]) -> dict[str, Any]:
-    """The role's defaults, overridden by the host's templated organisation variables (what validate reads)."""
-    values = dict(defaults)
-    for name in ActionModule.VARIABLES:
-        if name in task_vars:
-            values[name] = template(task_vars[name])
-    return values
-
-
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
@@ -682,7 +666,12 @@ class ActionModule(ActionBase):
     )  # fmt: skip
 
     def _values(self, task_vars: Mapping[str, Any]) -> dict[str, Any]:
-        return facility_values(task_vars, self._templar.template, self._role_defaults("organisation"))
+        defaults = self._role_defaults("organisation")
+        values = dict(defaults)
+        for name in self.VARIABLES:
+            if name in task_vars:
+                values[name] = self._templar.template(task_vars[name])
+        return values
 
     def _role_dir(self, role: str) -> str:
         basedir = self._loader.get_basedir()

@@ -273,14 +273,14 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
 
-    def _facility_errors(self, roles: list[str], task_vars: dict, defaults: dict | None) -> list[str]:
-        """The organisation role's facility data checks (socle_organisation's validate step), when it is checked."""
-        if "organisation" not in roles or defaults is None:
+    @staticmethod
+    def _facility_errors(values: dict | None) -> list[str]:
+        """socle_organisation's validate step on the organisation role's values (defaults, then the host's)."""
+        if values is None:
             return []
         from ansible.plugins.loader import action_loader  # noqa: PLC0415
 
-        organisation = sys.modules[action_loader.get("socle_organisation", class_only=True).__module__]
-        return organisation.validate(organisation.facility_values(task_vars, self._templar.template, defaults))
+        return sys.modules[action_loader.get("socle_organisation", class_only=True).__module__].validate(values)
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -298,7 +298,7 @@ class ActionModule(ActionBase):
             roles = all_roles(basedir)
         present = {k for k in task_vars.get("vars", task_vars) if isinstance(k, str)} | set(task_vars)
         errors: list[str] = []
-        organisation_defaults = None
+        organisation_values = None
         for role in roles:
             path = find_role(role, basedir)
             specs = load_yaml(os.path.join(path, "meta", "argument_specs.yml"))
@@ -312,7 +312,7 @@ class ActionModule(ActionBase):
             role_present = {n for n in present if n.startswith(f"{role}_")}
             errors += check_role(role, options, bounds, defaults, values, role_present)
             if role == "organisation":
-                organisation_defaults = defaults
+                organisation_values = {**defaults, **values}
         waiver_vars = {n: self._templar.template(task_vars[n]) for n in task_vars
                        if isinstance(n, str) and WAIVER_VAR_RE.match(n)}
         waivers, waiver_errors = check_waivers(waiver_vars, catalogue_ids())
@@ -327,7 +327,7 @@ class ActionModule(ActionBase):
             result["failed"] = True
             result["msg"] = "Invalid policy, nothing was changed: " + "; ".join(errors)
             result["errors"] = errors
-        elif facility_errors := self._facility_errors(roles, task_vars, organisation_defaults):
+        elif facility_errors := self._facility_errors(organisation_values):
             result["failed"] = True
             result["msg"] = "Invalid facility data, nothing was changed: " + "; ".join(facility_errors)
             result["errors"] = facility_errors

@@ -76,16 +76,6 @@ def preload() -> list[str]:
     return loaded
 
 
-def template_cache_dir(environ=None) -> str | None:
-    """The folder SOCLE_TEMPLATE_CACHE names (off: no cache), else $XDG_CACHE_HOME/socle/ansible-jinja."""
-    environ = os.environ if environ is None else environ
-    setting = environ.get("SOCLE_TEMPLATE_CACHE", "")
-    if setting.lower() in ("off", "0", "no", "false"):
-        return None
-    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return setting or os.path.join(base, "socle", "ansible-jinja")
-
-
 def private_folder(path: str) -> bool:
     """True if ``path`` is a directory (not a link) of this user that no one else can write."""
     st = os.lstat(path)
@@ -255,9 +245,14 @@ class CompileCache:
         AnsibleEnvironment.compile_expression = cached_compile_expression
 
 
-def template_cache(environ=None) -> str:
-    """Install the compile cache in this process; return what to report at -vvv."""
-    folder = template_cache_dir(environ)
+#: Where the compiled task templates go, by socle_reuse.cache_dir's rule (the other caches' rule).
+TEMPLATE_CACHE = {"variable": "SOCLE_TEMPLATE_CACHE", "name": "ansible-jinja"}
+
+
+def template_cache(reuse, environ=None) -> str:
+    """Install the compile cache in this process; return what to report at -vvv. ``reuse`` is
+    module_utils/socle_reuse, as the actions' preload loaded it."""
+    folder = reuse.cache_dir(environ, **TEMPLATE_CACHE)
     if folder is None:
         return "template cache off"
     cache = CompileCache(folder, salt())
@@ -286,11 +281,11 @@ class CallbackModule(CallbackBase):
                 self._display.vvv(f"socle_preload: loaded {', '.join(preload())}")
             except Exception as exc:  # noqa: BLE001 - an optimisation: the workers load what they need themselves
                 self._display.vvv(f"socle_preload: nothing preloaded: {exc}")
+            reuse = sys.modules.get("socle_module_utils_reuse")  # loaded by preload() above
             try:
-                self._display.vvv(f"socle_preload: {template_cache()}")
+                self._display.vvv(f"socle_preload: {template_cache(reuse)}")
             except Exception as exc:  # noqa: BLE001 - an optimisation: Jinja compiles as it always did
                 self._display.warning(f"Socle keeps no compiled templates (SOCLE_TEMPLATE_CACHE): {exc}")
-            reuse = sys.modules.get("socle_module_utils_reuse")
             if reuse is not None and context.CLIARGS.get("check"):
                 for message in reuse.cache_warnings():
                     self._display.warning(message)

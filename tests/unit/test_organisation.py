@@ -887,20 +887,26 @@ def test_evidence_of_several_controls_in_one_task(monkeypatch):
     assert action.run(task_vars={})["failed"] is True
 
 
-def test_the_documents_templates_are_compiled_once_and_kept_in_a_private_folder(monkeypatch, tmp_path):
-    import jinja2
+def test_the_documents_templates_are_compiled_once_and_kept_beside_the_compiled_task_templates(monkeypatch,
+                                                                                              tmp_path):
+    """In the folder of the compile cache socle_preload installs (private, checked there, one per version)."""
+    from types import SimpleNamespace
 
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.delenv("SOCLE_TEMPLATE_CACHE", raising=False)
+    import jinja2
+    from ansible._internal._templating._jinja_bits import AnsibleEnvironment
+
+    monkeypatch.setattr(AnsibleEnvironment, "_socle_compile_cache", None, raising=False)
+    assert org.template_bytecode_cache() is None  # no compile cache (SOCLE_TEMPLATE_CACHE off): Jinja compiles
     first = org.render_documents(TEMPLATES, "fr", context())
-    folder = tmp_path / "socle" / "organisation-templates"
+    version = tmp_path / "ansible-jinja" / "v1"
+    version.mkdir(parents=True, mode=0o700)
+    monkeypatch.setattr(AnsibleEnvironment, "_socle_compile_cache", SimpleNamespace(folder=str(version)))
+    assert org.render_documents(TEMPLATES, "fr", context()) == first
+    folder = version / "organisation"
     kept = sorted(folder.iterdir())
     assert len(kept) >= 3 and oct(folder.stat().st_mode & 0o777) == "0o700"  # charter, runbook, banner (and parts)
+    assert all(org._SOURCE_DIGEST in path.name for path in kept)  # an edit of the plugin never meets older code
     compiled = []
     real = jinja2.Environment._generate
     monkeypatch.setattr(jinja2.Environment, "_generate", lambda *a, **k: compiled.append(a[2]) or real(*a, **k))
     assert org.render_documents(TEMPLATES, "fr", context()) == first and compiled == []  # loaded, not compiled
-    folder.chmod(0o777)  # another user could have written code there: not used
-    assert org.template_bytecode_cache() is None
-    monkeypatch.setenv("SOCLE_TEMPLATE_CACHE", "off")
-    assert org.template_bytecode_cache() is None

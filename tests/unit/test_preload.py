@@ -183,12 +183,15 @@ def test_a_folder_others_can_write_or_a_file_they_wrote_is_never_used(monkeypatc
 
 
 def test_the_cache_folder_follows_the_environment(tmp_path):
+    from ansible.module_utils import socle_reuse as reuse
     from conftest import load_project_module
 
     callback = load_project_module("callback_plugins", "socle_preload")
-    assert callback.template_cache_dir({"SOCLE_TEMPLATE_CACHE": "off"}) is None
-    assert callback.template_cache_dir({"SOCLE_TEMPLATE_CACHE": str(tmp_path)}) == str(tmp_path)
-    assert callback.template_cache_dir({"XDG_CACHE_HOME": "/x"}) == "/x/socle/ansible-jinja"
+    folder = callback.TEMPLATE_CACHE
+    assert reuse.cache_dir({"SOCLE_TEMPLATE_CACHE": "off"}, **folder) is None
+    assert reuse.cache_dir({"SOCLE_TEMPLATE_CACHE": str(tmp_path)}, **folder) == str(tmp_path)
+    assert reuse.cache_dir({"XDG_CACHE_HOME": "/x"}, **folder) == "/x/socle/ansible-jinja"
+    assert callback.template_cache(reuse, {"SOCLE_TEMPLATE_CACHE": "off"}) == "template cache off"
 
 
 def test_a_second_playbook_run_loads_what_the_first_compiled(tmp_path):

@@ -1,4 +1,4 @@
-"""A role used on its own (its main entry point) still checks the formats socle_policy checks in site.yml."""
+"""A role used on its own (its main entry point) checks its variables with socle_policy, as site.yml does."""
 
 from __future__ import annotations
 
@@ -34,8 +34,8 @@ def run_role(tmp_path: Path, role: str, **variables: str) -> subprocess.Complete
 
 
 @pytest.mark.parametrize(("role", "variable", "message"), [
-    ("updates", "updates_reboot_time", "updates_reboot_time must be HH:MM"),
-    ("antivirus", "antivirus_scan_time", "antivirus_scan_time must be HH:MM"),
+    ("updates", "updates_reboot_time", "updates: updates_reboot_time = '25:00' is malformed (HH:MM"),
+    ("antivirus", "antivirus_scan_time", "antivirus: antivirus_scan_time = '25:00' is malformed (HH:MM"),
 ])
 def test_a_bad_time_stops_the_role_at_its_first_task(tmp_path, role, variable, message):
     proc = run_role(tmp_path, role, **{variable: "25:00"})
@@ -43,5 +43,6 @@ def test_a_bad_time_stops_the_role_at_its_first_task(tmp_path, role, variable, m
     assert message in proc.stdout, proc.stdout[-2000:]
     tasks = [line.split("[", 1)[1].split("]", 1)[0] for line in proc.stdout.splitlines() if line.startswith("TASK [")]
     # The include, the role's argument validation, then its format check, where the run stops.
-    assert len(tasks) == 3 and tasks[2].startswith(f"{role} : Check the "), tasks
+    assert len(tasks) == 3 and tasks[2].startswith(f"{role} : Check the policy variables"), tasks
+    assert "Invalid policy, nothing was changed" in proc.stdout
     assert "failed=1" in proc.stdout and "changed=0" in proc.stdout, proc.stdout[-800:]
