@@ -35,6 +35,7 @@ LAB_ENV = {
 ENV = {**os.environ, **LAB_ENV, "PATH": f"{Path(PY).parent}{os.pathsep}{os.environ.get('PATH', '')}",
        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "SOCLE_TEMPLATE_CACHE": "off"}
 INVENTORY = LAB_ENV["SOCLE_LAB_INVENTORY"]
+NOOP_SHORT = 10  # tasks of the short play of the "Ansible alone" figures
 
 
 def log(message: str) -> None:
@@ -59,6 +60,45 @@ def controller_cpu() -> float:
     """CPU seconds (user + system) used so far by this script's finished child processes."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def hosts_cpu() -> float | None:
+    """CPU seconds used so far by the bench lab's containers (their cgroups), None where unreadable."""
+    ids = run(["podman", "ps", "-q", "--no-trunc", "--filter", f"name={LAB_ENV['SOCLE_LAB_NAME']}-"]).stdout.split()
+    total = 0.0
+    for cid in ids:
+        v1 = list(Path("/sys/fs/cgroup/cpuacct").glob(f"**/libpod-{cid}/cpuacct.usage"))
+        v2 = list(Path("/sys/fs/cgroup").glob(f"**/libpod-{cid}*/cpu.stat")) if not v1 else []
+        try:
+            if v1:
+                total += int(v1[0].read_text()) / 1e9
+            elif v2:
+                usage = next(line for line in v2[0].read_text().splitlines() if line.startswith("usage_usec"))
+                total += int(usage.split()[1]) / 1e6
+            else:
+                return None
+        except (OSError, ValueError, StopIteration):
+            return None
+    return total if ids else None
+
+
+def tasks_per_host(output: Path) -> int:
+    """Task results of one host in a run's Ansible output (its PLAY RECAP line: ok + failed + skipped + rescued)."""
+    for line in output.read_text(encoding="utf-8").splitlines():
+        counts = dict(part.split("=") for part in line.split(":", 1)[-1].split() if "=" in part)
+        if {"ok", "skipped", "failed"} <= counts.keys():
+            return sum(int(counts.get(k, 0)) for k in ("ok", "failed", "skipped", "rescued"))
+    raise SystemExit(f"no PLAY RECAP in {output}")
+
+
+def noop_playbook(tmp: Path, count: int) -> Path:
+    """A play of ``count`` controller-only tasks: Ansible's own cost per task and host, no SSH, no host work."""
+    task = "    - name: No-op {}\n      ansible.builtin.debug:\n        msg: no-op\n      changed_when: false\n"
+    tasks = "".join(task.format(i) for i in range(count))
+    path = tmp / f"noop-{count}.yml"
+    path.write_text(f"---\n- name: Ansible alone, {count} tasks\n  hosts: all\n  gather_facts: false\n"
+                    f"  tasks:\n{tasks}", encoding="utf-8")
+    return path
 
 
 def median_of(repeat: int, cmd: list[str], ok=(0,)) -> tuple[float, list[float]]:
@@ -164,8 +204,13 @@ def main(argv: list[str] | None = None) -> int:
         caches = {"apt_cache": str(tmp / "apt-cache"), "check_cache": str(tmp / "check-cache"),
                   "template_cache": str(tmp / "ansible-jinja")}
         run(socle("audit", tmp / "conv-prime", limit=name, **caches), ok=(0, 2))
+        cpu, host_cpu = controller_cpu(), hosts_cpu()
         results["audit_converged_s"], results["audit_converged_runs"] = median_of(
             args.repeat, socle("audit", tmp / "conv", limit=name, **caches), ok=(0, 2))
+        results["audit_converged_controller_cpu_s"] = round((controller_cpu() - cpu) / args.repeat, 2)
+        if host_cpu is not None and (after := hosts_cpu()) is not None:
+            results["audit_converged_hosts_cpu_s"] = round((after - host_cpu) / args.repeat, 2)
+        results["audit_tasks_per_host"] = tasks_per_host(tmp / "conv" / "ansible-output.txt")
         results["audit_converged_no_reuse_s"], results["audit_converged_no_reuse_runs"] = median_of(
             args.repeat, socle("audit", tmp / "conv-no-reuse", limit=name), ok=(0, 2))
         if not args.skip_lynis:
@@ -188,11 +233,21 @@ def main(argv: list[str] | None = None) -> int:
             caches = {"apt_cache": str(tmp / "apt-cache-scale"), "check_cache": str(tmp / "check-cache-scale"),
                       "template_cache": str(tmp / "ansible-jinja-scale")}
             run(socle("audit", tmp / f"scale{count}-prime", forks=count, **caches), ok=(0, 2))
-            cpu = controller_cpu()
+            cpu, host_cpu = controller_cpu(), hosts_cpu()
             results["audit_converged_scale_hosts"] = count
             results["audit_converged_scale_s"] = timed(
                 socle("audit", tmp / f"scale{count}-conv", forks=count, **caches), ok=(0, 2))
             results["audit_converged_scale_controller_cpu_s"] = round(controller_cpu() - cpu, 2)
+            if host_cpu is not None and (after := hosts_cpu()) is not None:
+                results["audit_converged_scale_hosts_cpu_s"] = round(after - host_cpu, 2)
+            # What Ansible alone scales to on this machine: as many controller-only tasks as the audit ran
+            # per host (no SSH, no host work), on 1 host and on all of them; and a short play for contrast.
+            playbook = [str(Path(PY).with_name("ansible-playbook")), "-i", INVENTORY, "--forks", str(count)]
+            for tasks in sorted({results["audit_tasks_per_host"], NOOP_SHORT}):
+                log(f"Ansible alone: {tasks} controller-only tasks on 1 and {count} hosts")
+                noop = str(noop_playbook(tmp, tasks))
+                results[f"noop_{tasks}_1_s"], _ = median_of(args.repeat, playbook + ["--limit", name, noop])
+                results[f"noop_{tasks}_{count}_s"], _ = median_of(args.repeat, playbook + [noop])
         log("report rendering: 1,000 hosts x every catalogue control")
         results["report"] = bench_report(tmp)
     finally:
@@ -211,6 +266,31 @@ def versions() -> dict[str, str]:
     except (OSError, StopIteration):
         out["cpu"] = platform.processor()
     return out
+
+
+def cpu_bound(r: dict) -> list[str]:
+    """What the CPU measured in this run allows: the scheduled audit of N hosts cannot take less than the CPU
+    it used (controller and lab hosts) spread over every core of the machine."""
+    needed = ("audit_converged_scale_s", "audit_converged_scale_controller_cpu_s", "audit_converged_scale_hosts_cpu_s")
+    if not all(k in r for k in needed):
+        return []
+    cores = os.cpu_count() or 1
+    n, wall = r["audit_converged_scale_hosts"], r["audit_converged_scale_s"]
+    cpu = r["audit_converged_scale_controller_cpu_s"] + r["audit_converged_scale_hosts_cpu_s"]
+    best = cpu / cores
+    controller, hosts = r["audit_converged_scale_controller_cpu_s"], r["audit_converged_scale_hosts_cpu_s"]
+    lines = ["", f"CPU bound of the scheduled audit of {n} hosts: it used {cpu:.1f} s of CPU (controller "
+             f"{controller:.1f} s, lab hosts {hosts:.1f} s) "
+             f"in {wall:.1f} s on {cores} cores ({100 * cpu / (wall * cores):.0f} % of the machine); spread perfectly "
+             f"over the {cores} cores that CPU takes at least {best:.1f} s, {best / r['audit_converged_s']:.2f}× one "
+             "converged host: the ratio cannot go below that without less work per task and host or fewer tasks."]
+    tasks = r.get("audit_tasks_per_host")
+    if tasks and f"noop_{tasks}_{n}_s" in r:
+        ratio = r[f"noop_{tasks}_{n}_s"] / r[f"noop_{tasks}_1_s"]
+        lines.append(f"The audit ran {tasks} tasks per host; Ansible alone, running {tasks} tasks that do nothing "
+                     f"on the controller (no SSH, no host work), takes {ratio:.2f}× "
+                     f"as long on {n} hosts as on 1 on this machine.")
+    return lines
 
 
 def write_results(r: dict, scale: list[int]) -> None:
@@ -238,6 +318,19 @@ def write_results(r: dict, scale: list[int]) -> None:
                   "compiled templates included)",
                   r["audit_converged_scale_s"]),
                  ("  controller CPU (user + system) of that audit", r["audit_converged_scale_controller_cpu_s"])]
+        if "audit_converged_scale_hosts_cpu_s" in r:
+            rows.append(("  the lab hosts' CPU during that audit (their cgroups)",
+                         r["audit_converged_scale_hosts_cpu_s"]))
+        for key, value in sorted(r.items()):
+            if key.startswith("noop_") and key.endswith("_s"):
+                tasks, hosts = key[5:-2].split("_")
+                rows.append((f"Ansible alone: a play of {tasks} controller-only tasks (`debug`, no SSH), "
+                             f"{hosts} host(s), forks {n}", value))
+    if "audit_converged_controller_cpu_s" in r:
+        rows.append(("  controller CPU (user + system) of one scheduled audit of 1 converged host",
+                     r["audit_converged_controller_cpu_s"]))
+    if "audit_converged_hosts_cpu_s" in r:
+        rows.append(("  that host's CPU during that audit (its cgroup)", r["audit_converged_hosts_cpu_s"]))
     lines += ["| Figure | Seconds |", "|---|---|"] + [f"| {k} | {v:.2f} |" for k, v in rows] + [""]
     ratios = [("Socle audit (converged) / Ansible floor", r["audit_converged_s"] / r["floor_s"], "≤ 3"),
               ("Socle audit (converged, nothing reused) / Ansible floor",
@@ -254,8 +347,14 @@ def write_results(r: dict, scale: list[int]) -> None:
     if "audit_converged_scale_s" in r:
         ratios.append((f"{r['audit_converged_scale_hosts']} converged hosts / 1 converged host (scheduled audits)",
                        r["audit_converged_scale_s"] / r["audit_converged_s"], "≤ 4"))
+        n = r["audit_converged_scale_hosts"]
+        for tasks in sorted({r.get("audit_tasks_per_host"), NOOP_SHORT} - {None}):
+            if f"noop_{tasks}_{n}_s" in r:
+                ratios.append((f"Ansible alone, {tasks} controller-only tasks: {n} hosts / 1 host",
+                               r[f"noop_{tasks}_{n}_s"] / r[f"noop_{tasks}_1_s"], "(reference)"))
     rep = r["report"]
     lines += ["| Ratio | Value | Target |", "|---|---|---|"] + [f"| {k} | {v:.2f} | {t} |" for k, v, t in ratios]
+    lines += cpu_bound(r)
     lines += ["", f"Report of {rep['hosts']} hosts × {rep['controls']} controls: load {rep['load_s']:.2f} s, "
               f"render {rep['render_s']:.2f} s (total {rep['total_s']:.2f} s, target < 3 s), HTML "
               f"{rep['html_bytes'] / 1e6:.2f} MB (target < 5 MB), peak memory {rep['peak_rss_mb']:.0f} MB.", ""]
