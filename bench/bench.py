@@ -4,7 +4,7 @@
 Runs everything in one go on a lab of its own (SOCLE_LAB_NAME=socle-bench) and prints each figure and
 the ratios, then writes bench/RESULTS.md. Usage (from the project root, after `make deps`):
 
-    .venv/bin/python bench/bench.py [--repeat 3] [--scale 1,5,20] [--skip-lynis] [--skip-converged-scale]
+    .venv/bin/python bench/bench.py [--repeat 3] [--scale 1,5,20] [--skip-lynis] [--accounts 12] [--skip-converged-scale]
 
 Never part of the test suite: timings depend on the machine; only ratios measured in one run mean much.
 """
@@ -176,11 +176,39 @@ print(json.dumps({"load_s": loaded - start, "render_s": done - loaded, "total_s"
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def bench_accounts(host: dict, tmp: Path, caches: dict, count: int, repeat: int) -> dict:
+    """The scheduled audit of the converged host once it has ``count`` personal accounts and two departed
+    people's accounts (a facility's host), against the same audit without them, in the same run."""
+    name, departed = host["name"], ["parti1", "parti2"]
+    users = [f"agent{i:02d}" for i in range(count)] + departed
+    log(f"{count} personal accounts and {len(departed)} departed on {name}: apply, then the scheduled audit")
+    run(ssh(host, "sudo -n sh -c 'for u in " + " ".join(users) + "; do useradd -m -s /bin/bash $u; done'"))
+    policy = tmp / "accounts-inventory.yml"
+    policy.write_text(json.dumps({"all": {"vars": {"accounts_departed": departed}}}), encoding="utf-8")
+
+    def audit(out: str, mode: str = "audit") -> list[str]:
+        cmd = socle(mode, tmp / out, limit=name, **caches)
+        return cmd[:cmd.index("--out")] + ["-i", str(policy)] + cmd[cmd.index("--out"):]
+
+    run(audit("accounts-apply", "apply"), ok=(0, 2))
+    run(audit("accounts-prime"), ok=(0, 2))
+    seconds, runs = median_of(repeat, audit("accounts-conv"), ok=(0, 2))
+    record = json.loads((tmp / "accounts-conv" / "run.json").read_text(encoding="utf-8"))
+    statuses = {cid: c["status"] for cid, c in record["hosts"][name]["controls"].items()
+                if cid in ("M5-LNX-PASS-AGEING", "M5-LNX-DEPARTED-LOCKED")}
+    if statuses != {"M5-LNX-PASS-AGEING": "compliant", "M5-LNX-DEPARTED-LOCKED": "compliant"}:
+        raise SystemExit(f"the accounts figure's audit did not find the accounts converged: {statuses}")
+    return {"accounts": count, "accounts_departed": len(departed), "audit_converged_accounts_s": seconds,
+            "audit_converged_accounts_runs": runs}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per single-host figure (median kept)")
     parser.add_argument("--scale", default="1,5,20", help="host counts for the scaling figure")
     parser.add_argument("--skip-lynis", action="store_true")
+    parser.add_argument("--accounts", type=int, default=12,
+                        help="personal accounts given to the converged host for the accounts figure (0: leave it out)")
     parser.add_argument("--skip-converged-scale", action="store_true",
                         help="leave out the scheduled audit of the last --scale count of converged hosts")
     args = parser.parse_args(argv)
@@ -219,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
             log("lynis audit system")
             results["lynis_s"], results["lynis_runs"] = median_of(
                 args.repeat, ssh(host, "sudo -n lynis audit system --quick --no-colors --no-log >/dev/null"))
+        if args.accounts:
+            results.update(bench_accounts(host, tmp, caches, args.accounts, args.repeat))
         for count in scale:
             log(f"scaling: {count} fresh host(s), forks={count}")
             lab_up(count)
@@ -308,6 +338,9 @@ def write_results(r: dict, scale: list[int]) -> None:
              r["audit_converged_no_reuse_s"])]
     if "lynis_s" in r:
         rows.append(("`lynis audit system --quick`, same host", r["lynis_s"]))
+    if "audit_converged_accounts_s" in r:
+        rows.append((f"Socle scheduled audit of the same converged host with {r['accounts']} personal accounts and "
+                     f"{r['accounts_departed']} departed people's accounts", r["audit_converged_accounts_s"]))
     rows += [(f"Socle audit of {n} fresh hosts (forks {n}; a first audit, nothing reused)", r[f"audit_{n}_hosts_s"])
              for n in scale]
     rows += [(f"  controller CPU (user + system) of that audit, {n} host(s)", r[f"audit_{n}_hosts_controller_cpu_s"])
@@ -342,6 +375,9 @@ def write_results(r: dict, scale: list[int]) -> None:
         ratios.append(("Lynis / Socle audit (converged, nothing reused): Socle is N× faster",
                        r["lynis_s"] / r["audit_converged_no_reuse_s"], "≥ 9"))
         ratios.append(("Lynis / Socle audit (fresh): Socle is N× faster", r["lynis_s"] / r["audit_fresh_s"], "≥ 9"))
+    if "audit_converged_accounts_s" in r:
+        ratios.append((f"Converged host with {r['accounts'] + r['accounts_departed']} more accounts / without them "
+                       "(scheduled audits)", r["audit_converged_accounts_s"] / r["audit_converged_s"], "(reference)"))
     if 1 in scale and 20 in scale:
         ratios.append(("20 hosts / 1 host", r["audit_20_hosts_s"] / r["audit_1_hosts_s"], "≤ 4"))
     if "audit_converged_scale_s" in r:
