@@ -19,7 +19,8 @@ description:
     control IDs as tags; its name starts with no ID. When it succeeds, its result's C(socle_findings) (control
     ID to finding) gives each listed control its finding, exactly as a C(socle_finding) task would, and its
     C(socle_results) (control ID to C(changed), C(diff), C(expected), C(actual)) gives each control its own
-    share of the changes, as if that control had had its own task; when
+    share of the changes, as if that control had had its own task (C(skipped) true - as if that task had been
+    skipped, for a control the call had nothing to do for); when
     it fails, is skipped or the host is unreachable, every listed control gets that outcome (so one
     skipped include of a role's task file makes each of its controls C(not_applicable)). Only the
     controls selected by C(--tags) and not by C(--skip-tags) are recorded.
@@ -234,7 +235,8 @@ class CallbackModule(CallbackBase):
                     finding = {"status": finding.get("status")}
                 entry.update(result="ok", msg=None, finding=finding if isinstance(finding, dict) else None)
                 if isinstance(result, dict):  # the control's own share of the call: changed or not, its diff
-                    entry["result"] = "changed" if result.get("changed") else "ok"
+                    entry["result"] = ("skipped" if result.get("skipped")
+                                       else "changed" if result.get("changed") else "ok")
                     if not secret:
                         entry.update(expected=result.get("expected"), actual=result.get("actual"),
                                      diff=result.get("diff"))

@@ -169,3 +169,20 @@ def test_no_log_setting_call_keeps_changed_but_no_diff(plugin, monkeypatch):
     plugin.v2_runner_on_ok(FakeResult(SET, {"changed": True, "_ansible_no_log": True, "socle_results": SHARES}))
     got = controls(plugin)
     assert got["M5-LNX-FAILLOCK"]["status"] == "drift" and got["M5-LNX-FAILLOCK"]["diff"] is None
+
+
+ACCOUNTS = FakeTask("accounts : Align the password ageing of personal accounts, lock the accounts of departed staff",
+                    ["socle_controls", "M5-LNX-PASS-AGEING", "M5-LNX-DEPARTED-LOCKED"])
+
+
+def test_a_control_the_call_skipped_is_recorded_as_a_skipped_task(plugin, monkeypatch):
+    # socle_account_policy with personal accounts but no departed one present: that control is skipped (as a
+    # loop over no item was), not compliant; the other control keeps the result of its other tasks.
+    monkeypatch.setattr(cb.context, "CLIARGS", {"tags": ("all",), "skip_tags": ()})
+    plugin.run["mode"] = "audit"
+    plugin.v2_runner_on_ok(FakeResult(ACCOUNTS, {"changed": False, "socle_results": {
+        "M5-LNX-PASS-AGEING": {"changed": False, "diff": {}, "expected": "marie: min 1", "actual": "marie: min 1"},
+        "M5-LNX-DEPARTED-LOCKED": {"changed": False, "skipped": True}}}))
+    got = controls(plugin)
+    assert got["M5-LNX-DEPARTED-LOCKED"]["status"] == "not_applicable"
+    assert got["M5-LNX-PASS-AGEING"]["status"] == "compliant"

@@ -71,6 +71,11 @@ def test_new_accounts_get_the_ageing_of_login_defs(host, testuser):
     assert fields[3:6] == ["1", "99999", "7"]
 
 
+def test_personal_accounts_get_the_ageing_of_the_policy(host):
+    # marie existed before Socle (minimum 0 days, the distribution's default): one call aligned it.
+    assert sudo(host, "getent shadow marie").stdout.strip().split(":")[3:6] == ["1", "99999", "7"]
+
+
 def test_departed_account_is_locked_and_expired_operator_is_not(host):
     departed = sudo(host, "getent shadow ancien").stdout.strip().split(":")
     assert departed[1].startswith("!") and departed[7] == "1"
@@ -97,6 +102,11 @@ def test_check_mode_predicted_exactly_what_apply_changed():
     assert audit.setting_drift_pairs() == {(h, c) for h in HOSTS for c in SETTINGS}
     assert audit.drift_pairs() == audit.setting_drift_pairs()
     assert audit.setting_drift_pairs() == converge.changed_pairs()
+    for name in HOSTS:  # the accounts the one account-policy call predicted it would change, by name
+        ageing = audit.hosts[name].controls["M5-LNX-PASS-AGEING"].diff or ""
+        assert "-marie: min 0, max 99999, warn 7 days" in ageing and "+marie: min 1, max 99999, warn 7 days" in ageing
+        departed = audit.hosts[name].controls["M5-LNX-DEPARTED-LOCKED"].diff or ""
+        assert "+ancien: password locked, account expired since 1970-01-02" in departed
     assert idempotence.changed_pairs() == set()
     assert idempotence.exit_code() == 0
     # Debian 12 keeps wtmp; a host with no login record at all says so (not_applicable), never guesses.
