@@ -4,7 +4,8 @@
 Runs everything in one go on a lab of its own (SOCLE_LAB_NAME=socle-bench) and prints each figure and
 the ratios, then writes bench/RESULTS.md. Usage (from the project root, after `make deps`):
 
-    .venv/bin/python bench/bench.py [--repeat 3] [--scale 1,5,20] [--skip-lynis] [--accounts 12] [--skip-converged-scale]
+    .venv/bin/python bench/bench.py [--repeat 3] [--scale 1,5,20] [--skip-lynis] [--skip-backups]
+        [--accounts 12] [--skip-converged-scale]
 
 Never part of the test suite: timings depend on the machine; only ratios measured in one run mean much.
 """
@@ -176,6 +177,35 @@ print(json.dumps({"load_s": loaded - start, "render_s": done - loaded, "total_s"
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def with_inventory(cmd: list[str], inventory: Path) -> list[str]:
+    """A socle command line with one more inventory (variables of a figure)."""
+    at = cmd.index("--out")
+    return [*cmd[:at], "-i", str(inventory), *cmd[at:]]
+
+
+def bench_backups(host: dict, tmp: Path, caches: dict, repeat: int) -> dict:
+    """The scheduled audit of the converged host once its backups are on (local restic repository; the
+    off-site copy needs a second host and is left out), against the same audit without backups."""
+    name = host["name"]
+    log(f"backups on for {name} (local repository): apply, then the scheduled audit")
+    policy = tmp / "backups-inventory.yml"
+    # Throw-away lab host, bench-only password.
+    policy.write_text(json.dumps({"all": {"vars": {"backup_enabled": True, "backup_offsite_enabled": False,
+                                                  "backup_local_password": "bench-only-password-0001"}}}),
+                      encoding="utf-8")
+    policy.chmod(0o600)
+    run(with_inventory(socle("apply", tmp / "backups-apply", limit=name, **caches), policy), ok=(0, 2))
+    run(with_inventory(socle("audit", tmp / "backups-prime", limit=name, **caches), policy), ok=(0, 2))
+    seconds, runs = median_of(repeat, with_inventory(socle("audit", tmp / "backups-conv", limit=name, **caches),
+                                                     policy), ok=(0, 2))
+    record = json.loads((tmp / "backups-conv" / "run.json").read_text(encoding="utf-8"))
+    settings = ("M3-LNX-REPO-LOCAL", "M3-LNX-RESTIC-JOB", "M3-LNX-RETENTION")
+    statuses = {cid: c["status"] for cid, c in record["hosts"][name]["controls"].items() if cid in settings}
+    if statuses != dict.fromkeys(settings, "compliant"):
+        raise SystemExit(f"the backups figure's audit did not find the backups converged: {statuses}")
+    return {"audit_converged_backups_s": seconds, "audit_converged_backups_runs": runs}
+
+
 def bench_accounts(host: dict, tmp: Path, caches: dict, count: int, repeat: int) -> dict:
     """The scheduled audit of the converged host once it has ``count`` personal accounts and two departed
     people's accounts (a facility's host), against the same audit without them, in the same run."""
@@ -187,8 +217,7 @@ def bench_accounts(host: dict, tmp: Path, caches: dict, count: int, repeat: int)
     policy.write_text(json.dumps({"all": {"vars": {"accounts_departed": departed}}}), encoding="utf-8")
 
     def audit(out: str, mode: str = "audit") -> list[str]:
-        cmd = socle(mode, tmp / out, limit=name, **caches)
-        return cmd[:cmd.index("--out")] + ["-i", str(policy)] + cmd[cmd.index("--out"):]
+        return with_inventory(socle(mode, tmp / out, limit=name, **caches), policy)
 
     run(audit("accounts-apply", "apply"), ok=(0, 2))
     run(audit("accounts-prime"), ok=(0, 2))
@@ -209,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-lynis", action="store_true")
     parser.add_argument("--accounts", type=int, default=12,
                         help="personal accounts given to the converged host for the accounts figure (0: leave it out)")
+    parser.add_argument("--skip-backups", action="store_true", help="leave out the backups figure")
     parser.add_argument("--skip-converged-scale", action="store_true",
                         help="leave out the scheduled audit of the last --scale count of converged hosts")
     args = parser.parse_args(argv)
@@ -247,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
             log("lynis audit system")
             results["lynis_s"], results["lynis_runs"] = median_of(
                 args.repeat, ssh(host, "sudo -n lynis audit system --quick --no-colors --no-log >/dev/null"))
+        if not args.skip_backups:
+            results.update(bench_backups(host, tmp, caches, args.repeat))
         if args.accounts:
             results.update(bench_accounts(host, tmp, caches, args.accounts, args.repeat))
         for count in scale:
@@ -338,6 +370,9 @@ def write_results(r: dict, scale: list[int]) -> None:
              r["audit_converged_no_reuse_s"])]
     if "lynis_s" in r:
         rows.append(("`lynis audit system --quick`, same host", r["lynis_s"]))
+    if "audit_converged_backups_s" in r:
+        rows.append(("Socle scheduled audit of the same converged host with its backups on (local restic repository)",
+                     r["audit_converged_backups_s"]))
     if "audit_converged_accounts_s" in r:
         rows.append((f"Socle scheduled audit of the same converged host with {r['accounts']} personal accounts and "
                      f"{r['accounts_departed']} departed people's accounts", r["audit_converged_accounts_s"]))
@@ -375,6 +410,9 @@ def write_results(r: dict, scale: list[int]) -> None:
         ratios.append(("Lynis / Socle audit (converged, nothing reused): Socle is N× faster",
                        r["lynis_s"] / r["audit_converged_no_reuse_s"], "≥ 9"))
         ratios.append(("Lynis / Socle audit (fresh): Socle is N× faster", r["lynis_s"] / r["audit_fresh_s"], "≥ 9"))
+    if "audit_converged_backups_s" in r:
+        ratios.append(("Converged host with backups on / off (scheduled audits)",
+                       r["audit_converged_backups_s"] / r["audit_converged_s"], "(reference)"))
     if "audit_converged_accounts_s" in r:
         ratios.append((f"Converged host with {r['accounts'] + r['accounts_departed']} more accounts / without them "
                        "(scheduled audits)", r["audit_converged_accounts_s"] / r["audit_converged_s"], "(reference)"))
