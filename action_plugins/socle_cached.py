@@ -7,8 +7,9 @@ action: socle_cached
 short_description: Prepare a module's arguments, or answer its check from an earlier or ahead-of-time result
 description:
   - The action of C(socle_facts), C(socle_file), C(socle_sshd), C(socle_pam_auth_update), C(socle_nftables),
-    C(socle_accounts_audit), C(socle_clamav_facts) and C(socle_updates_facts) (each of those files is a link
-    to this one, and the module is the task's action). They share C(module_utils/socle_reuse.py).
+    C(socle_account_policy), C(socle_accounts_audit), C(socle_clamav_facts) and C(socle_updates_facts) (each
+    of those files is a link to this one, and the module is the task's action). They share
+    C(module_utils/socle_reuse.py).
   - C(socle_facts) - in check mode, passes the module the paths whose state decides whether this host's
     earlier check results still hold (C(watch); the state comes back in C(ansible_facts.socle.watched)),
     and, in a run of every control (no C(--tags), no C(--skip-tags)), the read-only measurements the
@@ -18,9 +19,10 @@ description:
     ones included, are set in one round trip; or C(template), a Jinja template (an absolute path, or one found
     in the role's C(templates) folder, standing alone, without includes) rendered here with the task's variables
     and passed as C(content).
-  - C(socle_file), C(socle_sshd), C(socle_pam_auth_update) - in check mode, when this host's earlier check
-    of the same arguments, by the same module code and Ansible, read files that C(socle_facts) finds
-    exactly as they were, the earlier result is returned with C(socle_reused) and no round trip.
+  - C(socle_file), C(socle_sshd), C(socle_pam_auth_update), C(socle_account_policy) - in check mode, when
+    this host's earlier check of the same arguments, by the same module code and Ansible, read files that
+    C(socle_facts) finds exactly as they were, the earlier result is returned with C(socle_reused) and no
+    round trip.
   - C(socle_nftables) with C(state=confirm) - when no rollback timer is to be disarmed (nothing changed, or
     check mode), the report of the earlier C(state=present) result is built here, as the module would,
     with no round trip.

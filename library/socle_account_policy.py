@@ -14,7 +14,9 @@ description:
     with C(password_expire_min/max/warn), or with C(password_lock) and C(expires=86400), would, in one round
     trip for every account instead of one per account.
   - Check mode reads the same file and reports exactly what apply changes. Apply reads C(getent shadow)
-    again after its commands and fails if an account is not in the state it set.
+    again after its commands and fails if an account is not in the state it set. When the shadow database
+    is C(/etc/shadow) alone (C(/etc/nsswitch.conf)), a check result names that file for the C(socle_cached)
+    action, which returns it again, with no round trip, while the file is unchanged (scheduled audits).
   - The result's C(socle_results) gives each entry's control its own C(changed), C(diff), C(expected) and
     C(actual) (see C(socle_record)); an entry with no account gives C(skipped) true, as a loop over no
     item would have been skipped. Password hashes are never returned, only whether a password is locked.
@@ -77,6 +79,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+socle_inputs:
+  description: In check mode, when the shadow database is local, the state of C(/etc/shadow) and
+    C(/etc/nsswitch.conf) taken before reading them (see module_utils/socle_reuse.py). The action removes it.
+  returned: check mode
+  type: dict
 socle_results:
   description: Control ID -> changed, diff, expected, actual for that entry's accounts.
   returned: always
@@ -90,10 +97,14 @@ accounts:
 import re
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.socle_reuse import Inputs
 
 NAME_RE = re.compile(r"^[a-z_][a-z0-9_.-]*\$?$", re.IGNORECASE)
 EXPIRED_DAY = 1  # 1970-01-02: ansible.builtin.user's expires=86400
 EXPIRED_DATE = "1970-01-02"
+SHADOW, NSSWITCH = "/etc/shadow", "/etc/nsswitch.conf"
+# Sources of the shadow database whose whole content is /etc/shadow (systemd's adds only dynamic users).
+LOCAL_SHADOW_SOURCES = frozenset({"files", "compat", "systemd"})
 
 
 class Refused(Exception):
@@ -114,6 +125,16 @@ def parse_shadow(text: str) -> dict[str, dict]:
         entries[fields[0]] = {"locked": fields[1].startswith("!"), "min": number(fields[3]),
                               "max": number(fields[4]), "warn": number(fields[5]), "expire": number(fields[7])}
     return entries
+
+
+def shadow_is_local(nsswitch: str | None) -> bool:
+    """Whether `getent shadow` reads only /etc/shadow (an earlier check then holds while that file is unchanged)."""
+    for raw in (nsswitch or "").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line.startswith("shadow:"):
+            sources = {word for word in line.split(":", 1)[1].split() if not word.startswith("[")}
+            return sources <= LOCAL_SHADOW_SOURCES
+    return True  # no shadow line: glibc reads files
 
 
 def describe_ageing(name: str, entry: dict) -> str:
@@ -204,14 +225,25 @@ def main() -> None:
         return parse_shadow(out)
 
     entries = module.params["entries"]
+    # What the plan reads, each path's state taken before it is read (reuse of a check result).
+    inputs = Inputs()
+    inputs.add(SHADOW, NSSWITCH)
     try:
         commands, results, accounts = plan(entries, shadow())
     except Refused as exc:
         module.fail_json(msg=f"{exc}; nothing was changed")
     changed = any(r["changed"] for r in results.values())
     diff = [r["diff"] for r in results.values() if r["changed"]]
-    if module.check_mode or not commands:
-        module.exit_json(changed=changed, socle_results=results, accounts=accounts, diff=diff)
+    if module.check_mode:
+        try:
+            with open(NSSWITCH, encoding="utf-8") as handle:
+                nsswitch = handle.read()
+        except OSError:
+            nsswitch = None
+        extra = {"socle_inputs": inputs.paths} if shadow_is_local(nsswitch) else {}
+        module.exit_json(changed=changed, socle_results=results, accounts=accounts, diff=diff, **extra)
+    if not commands:
+        module.exit_json(changed=False, socle_results=results, accounts=accounts, diff=diff)
     for command in commands:
         rc, _out, err = module.run_command([module.get_bin_path(command[0], required=True,
                                                                 opt_dirs=["/usr/sbin", "/sbin"]), *command[1:]])

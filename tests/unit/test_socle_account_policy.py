@@ -118,3 +118,24 @@ def test_a_failing_command_fails_the_task_and_says_which(monkeypatch, run_module
     monkeypatch.setattr(policy.AnsibleModule, "get_bin_path", lambda self, name, *a, **k: f"/usr/sbin/{name}")
     result = run_module(policy, {"entries": [LOCK]})
     assert result["failed"] and "usermod -e 1970-01-02 -L ancien failed (rc 1)" in result["msg"]
+
+
+@pytest.mark.parametrize(("nsswitch", "local"), [
+    ("passwd: files systemd\nshadow:         files systemd\n", True),
+    ("shadow: files # local only\n", True),
+    ("shadow: compat\n", True),
+    ("passwd: files\n", True),  # no shadow line: glibc reads files
+    (None, True),
+    ("shadow: files sss\n", False),
+    ("shadow: files [NOTFOUND=return] ldap\n", False),
+])
+def test_a_check_result_is_reusable_only_when_shadow_is_local(nsswitch, local):
+    assert policy.shadow_is_local(nsswitch) is local
+
+
+def test_check_mode_names_what_it_read_for_reuse(host, run_module, monkeypatch):
+    monkeypatch.setattr(policy, "NSSWITCH", "/nonexistent/nsswitch.conf")
+    check = run_module(policy, {"entries": [AGEING, LOCK]}, check_mode=True)
+    assert set(check["socle_inputs"]) >= {"/etc/shadow", "/nonexistent/nsswitch.conf"}
+    applied = run_module(policy, {"entries": [AGEING, LOCK]})
+    assert "socle_inputs" not in applied  # only check results are ever reused

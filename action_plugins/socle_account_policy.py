@@ -1,0 +1,1 @@
+socle_cached.py
