@@ -97,6 +97,7 @@ accounts:
 import re
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.socle_accounts import parse_shadow
 from ansible.module_utils.socle_reuse import Inputs
 
 NAME_RE = re.compile(r"^[a-z_][a-z0-9_.-]*\$?$", re.IGNORECASE)
@@ -109,22 +110,6 @@ LOCAL_SHADOW_SOURCES = frozenset({"files", "compat", "systemd"})
 
 class Refused(Exception):
     """Arguments or host state that the module will not act on; the message says why."""
-
-
-def parse_shadow(text: str) -> dict[str, dict]:
-    """`getent shadow` -> name -> {locked (the hash starts with !), min, max, warn, expire}; never the hash."""
-    entries = {}
-    for line in text.splitlines():
-        fields = line.split(":")
-        if len(fields) < 9 or not fields[0]:
-            continue
-
-        def number(value: str) -> int | None:
-            return int(value) if value.strip().lstrip("-").isdigit() else None
-
-        entries[fields[0]] = {"locked": fields[1].startswith("!"), "min": number(fields[3]),
-                              "max": number(fields[4]), "warn": number(fields[5]), "expire": number(fields[7])}
-    return entries
 
 
 def shadow_is_local(nsswitch: str | None) -> bool:
@@ -148,7 +133,7 @@ def describe_lock(name: str, entry: dict) -> str:
     expire = entry["expire"]
     expiry = "never expires" if expire is None or expire < 0 else (
         f"expired since {EXPIRED_DATE}" if expire == EXPIRED_DAY else f"expires on day {expire}")
-    return f"{name}: password {'locked' if entry['locked'] else 'not locked'}, account {expiry}"
+    return f"{name}: password {'locked' if entry['lock_mark'] else 'not locked'}, account {expiry}"
 
 
 def plan(entries: list[dict], shadow: dict[str, dict]) -> tuple[list[list[str]], dict, dict]:
@@ -184,10 +169,10 @@ def plan(entries: list[dict], shadow: dict[str, dict]) -> tuple[list[list[str]],
                 if now["expire"] != EXPIRED_DAY:
                     flags += ["-e", EXPIRED_DATE]
                     accounts.setdefault(name, []).append("expired")
-                if not now["locked"]:
+                if not now["lock_mark"]:
                     flags.append("-L")
                     accounts.setdefault(name, []).append("locked")
-                new = {**now, "locked": True, "expire": EXPIRED_DAY}
+                new = {**now, "lock_mark": True, "expire": EXPIRED_DAY}
                 described = describe_lock
                 if flags:
                     commands.append(["usermod", *flags, name])

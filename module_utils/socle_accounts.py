@@ -33,7 +33,8 @@ def parse_passwd(text: str) -> list[dict]:
 
 
 def parse_shadow(text: str) -> dict[str, dict]:
-    """`getent shadow` -> name -> {state (empty, locked or set), lastchg, min, max, warn, expire} (ints or None).
+    """`getent shadow` -> name -> {state (empty, locked or set), lock_mark, lastchg, min, max, warn, expire}
+    (ints or None; lock_mark: the hash starts with "!", what `usermod -L` adds).
 
     The password hash itself is never kept: only whether it is empty, locked or set.
     """
@@ -54,7 +55,7 @@ def parse_shadow(text: str) -> dict[str, dict]:
         else:
             state = "set"
         entries[fields[0]] = {
-            "state": state, "lastchg": number(fields[2]), "min": number(fields[3]),
+            "state": state, "lock_mark": pw.startswith("!"), "lastchg": number(fields[2]), "min": number(fields[3]),
             "max": number(fields[4]), "warn": number(fields[5]), "expire": number(fields[7]),
         }
     return entries

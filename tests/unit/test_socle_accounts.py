@@ -43,8 +43,10 @@ def test_parse_shadow_keeps_no_hash():
     assert shadow["accueil"]["state"] == "empty"
     assert shadow["stagiaire2"]["state"] == "locked"
     assert shadow["root"]["state"] == "locked"
-    assert shadow["socleadm"] == {"state": "set", "lastchg": 20785, "min": 0, "max": 99999, "warn": 7,
-                                  "expire": None}
+    assert shadow["socleadm"] == {"state": "set", "lock_mark": False, "lastchg": 20785, "min": 0, "max": 99999,
+                                  "warn": 7, "expire": None}
+    # "!" is what usermod -L adds (and what the lock of departed accounts looks for); "*" is locked, not marked.
+    assert shadow["stagiaire2"]["lock_mark"] and not shadow["root"]["lock_mark"]
     assert "$y$" not in repr(shadow)
 
 
