@@ -132,8 +132,9 @@ def check_role(role: str, options: dict, bounds: dict, defaults: dict, values: d
 
 
 def backup_secret_errors(values: dict) -> list[str]:
-    """What the backup role's first task asserts, checked here before any host is touched; the messages name
-    the variables, never their values (passwords and keys from ansible-vault)."""
+    """The backup role's repository passwords and off-site settings, checked before any host is touched (in
+    site.yml's first play, or first in the role used on its own); the messages name the variables, never their
+    values (passwords and keys from ansible-vault)."""
     if not values.get("backup_enabled"):
         return []
     errors = []

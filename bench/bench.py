@@ -177,56 +177,51 @@ print(json.dumps({"load_s": loaded - start, "render_s": done - loaded, "total_s"
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def with_inventory(cmd: list[str], inventory: Path) -> list[str]:
-    """A socle command line with one more inventory (variables of a figure)."""
-    at = cmd.index("--out")
-    return [*cmd[:at], "-i", str(inventory), *cmd[at:]]
+def scheduled_with(host: dict, tmp: Path, caches: dict, repeat: int, label: str, variables: dict,
+                   settings: tuple[str, ...]) -> tuple[float, list[float]]:
+    """The scheduled audit of the converged host with ``variables`` added to the inventory: apply, one audit
+    to leave the caches, then the timed audits; refused unless the last audit finds ``settings`` compliant."""
+    name = host["name"]
+    inventory = tmp / f"{label}-inventory.yml"
+    inventory.write_text(json.dumps({"all": {"vars": variables}}), encoding="utf-8")
+    inventory.chmod(0o600)
+
+    def command(mode: str, out: str) -> list[str]:
+        cmd = socle(mode, tmp / f"{label}-{out}", limit=name, **caches)
+        at = cmd.index("--out")
+        return [*cmd[:at], "-i", str(inventory), *cmd[at:]]
+
+    run(command("apply", "apply"), ok=(0, 2))
+    run(command("audit", "prime"), ok=(0, 2))
+    seconds, runs = median_of(repeat, command("audit", "conv"), ok=(0, 2))
+    record = json.loads((tmp / f"{label}-conv" / "run.json").read_text(encoding="utf-8"))
+    statuses = {cid: c["status"] for cid, c in record["hosts"][name]["controls"].items() if cid in settings}
+    if statuses != dict.fromkeys(settings, "compliant"):
+        raise SystemExit(f"the {label} figure's audit did not find its settings converged: {statuses}")
+    return seconds, runs
 
 
 def bench_backups(host: dict, tmp: Path, caches: dict, repeat: int) -> dict:
     """The scheduled audit of the converged host once its backups are on (local restic repository; the
     off-site copy needs a second host and is left out), against the same audit without backups."""
-    name = host["name"]
-    log(f"backups on for {name} (local repository): apply, then the scheduled audit")
-    policy = tmp / "backups-inventory.yml"
+    log(f"backups on for {host['name']} (local repository): apply, then the scheduled audit")
     # Throw-away lab host, bench-only password.
-    policy.write_text(json.dumps({"all": {"vars": {"backup_enabled": True, "backup_offsite_enabled": False,
-                                                  "backup_local_password": "bench-only-password-0001"}}}),
-                      encoding="utf-8")
-    policy.chmod(0o600)
-    run(with_inventory(socle("apply", tmp / "backups-apply", limit=name, **caches), policy), ok=(0, 2))
-    run(with_inventory(socle("audit", tmp / "backups-prime", limit=name, **caches), policy), ok=(0, 2))
-    seconds, runs = median_of(repeat, with_inventory(socle("audit", tmp / "backups-conv", limit=name, **caches),
-                                                     policy), ok=(0, 2))
-    record = json.loads((tmp / "backups-conv" / "run.json").read_text(encoding="utf-8"))
-    settings = ("M3-LNX-REPO-LOCAL", "M3-LNX-RESTIC-JOB", "M3-LNX-RETENTION")
-    statuses = {cid: c["status"] for cid, c in record["hosts"][name]["controls"].items() if cid in settings}
-    if statuses != dict.fromkeys(settings, "compliant"):
-        raise SystemExit(f"the backups figure's audit did not find the backups converged: {statuses}")
+    variables = {"backup_enabled": True, "backup_offsite_enabled": False,
+                 "backup_local_password": "bench-only-password-0001"}
+    seconds, runs = scheduled_with(host, tmp, caches, repeat, "backups", variables,
+                                   ("M3-LNX-REPO-LOCAL", "M3-LNX-RESTIC-JOB", "M3-LNX-RETENTION"))
     return {"audit_converged_backups_s": seconds, "audit_converged_backups_runs": runs}
 
 
 def bench_accounts(host: dict, tmp: Path, caches: dict, count: int, repeat: int) -> dict:
     """The scheduled audit of the converged host once it has ``count`` personal accounts and two departed
     people's accounts (a facility's host), against the same audit without them, in the same run."""
-    name, departed = host["name"], ["parti1", "parti2"]
+    departed = ["parti1", "parti2"]
     users = [f"agent{i:02d}" for i in range(count)] + departed
-    log(f"{count} personal accounts and {len(departed)} departed on {name}: apply, then the scheduled audit")
+    log(f"{count} personal accounts and {len(departed)} departed on {host['name']}: apply, then the scheduled audit")
     run(ssh(host, "sudo -n sh -c 'for u in " + " ".join(users) + "; do useradd -m -s /bin/bash $u; done'"))
-    policy = tmp / "accounts-inventory.yml"
-    policy.write_text(json.dumps({"all": {"vars": {"accounts_departed": departed}}}), encoding="utf-8")
-
-    def audit(out: str, mode: str = "audit") -> list[str]:
-        return with_inventory(socle(mode, tmp / out, limit=name, **caches), policy)
-
-    run(audit("accounts-apply", "apply"), ok=(0, 2))
-    run(audit("accounts-prime"), ok=(0, 2))
-    seconds, runs = median_of(repeat, audit("accounts-conv"), ok=(0, 2))
-    record = json.loads((tmp / "accounts-conv" / "run.json").read_text(encoding="utf-8"))
-    statuses = {cid: c["status"] for cid, c in record["hosts"][name]["controls"].items()
-                if cid in ("M5-LNX-PASS-AGEING", "M5-LNX-DEPARTED-LOCKED")}
-    if statuses != {"M5-LNX-PASS-AGEING": "compliant", "M5-LNX-DEPARTED-LOCKED": "compliant"}:
-        raise SystemExit(f"the accounts figure's audit did not find the accounts converged: {statuses}")
+    seconds, runs = scheduled_with(host, tmp, caches, repeat, "accounts", {"accounts_departed": departed},
+                                   ("M5-LNX-PASS-AGEING", "M5-LNX-DEPARTED-LOCKED"))
     return {"accounts": count, "accounts_departed": len(departed), "audit_converged_accounts_s": seconds,
             "audit_converged_accounts_runs": runs}
 

@@ -88,16 +88,13 @@ socle_results:
   description: Control ID -> changed, diff, expected, actual for that entry's accounts.
   returned: always
   type: dict
-accounts:
-  description: Account name -> what changed (C(ageing), C(locked), C(expired)), for the accounts that changed.
-  returned: always
-  type: dict
 """
 
 import re
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.socle_accounts import parse_shadow
+from ansible.module_utils.socle_files import read_text
 from ansible.module_utils.socle_reuse import Inputs
 
 NAME_RE = re.compile(r"^[a-z_][a-z0-9_.-]*\$?$", re.IGNORECASE)
@@ -136,9 +133,9 @@ def describe_lock(name: str, entry: dict) -> str:
     return f"{name}: password {'locked' if entry['lock_mark'] else 'not locked'}, account {expiry}"
 
 
-def plan(entries: list[dict], shadow: dict[str, dict]) -> tuple[list[list[str]], dict, dict]:
-    """(commands, socle_results, accounts changed) for ``entries`` on a host whose shadow is ``shadow``."""
-    commands, results, accounts = [], {}, {}
+def plan(entries: list[dict], shadow: dict[str, dict]) -> tuple[list[list[str]], dict]:
+    """(commands, socle_results) for ``entries`` on a host whose shadow is ``shadow``."""
+    commands, results = [], {}
     for entry in entries:
         control, ageing, lock = entry["control"], entry.get("ageing"), bool(entry.get("lock"))
         if bool(ageing) == lock:
@@ -163,15 +160,12 @@ def plan(entries: list[dict], shadow: dict[str, dict]) -> tuple[list[list[str]],
                 described = describe_ageing
                 if flags:
                     commands.append(["chage", *flags, name])
-                    accounts.setdefault(name, []).append("ageing")
             else:
                 flags = []
                 if now["expire"] != EXPIRED_DAY:
                     flags += ["-e", EXPIRED_DATE]
-                    accounts.setdefault(name, []).append("expired")
                 if not now["lock_mark"]:
                     flags.append("-L")
-                    accounts.setdefault(name, []).append("locked")
                 new = {**now, "lock_mark": True, "expire": EXPIRED_DAY}
                 described = describe_lock
                 if flags:
@@ -183,7 +177,7 @@ def plan(entries: list[dict], shadow: dict[str, dict]) -> tuple[list[list[str]],
         share["diff"] = {"before": "\n".join(before) + "\n", "after": "\n".join(after) + "\n",
                          "before_header": f"{control} (accounts)", "after_header": f"{control} (accounts)"}
         results[control] = share
-    return commands, results, accounts
+    return commands, results
 
 
 def main() -> None:
@@ -214,32 +208,23 @@ def main() -> None:
     inputs = Inputs()
     inputs.add(SHADOW, NSSWITCH)
     try:
-        commands, results, accounts = plan(entries, shadow())
+        commands, results = plan(entries, shadow())
     except Refused as exc:
         module.fail_json(msg=f"{exc}; nothing was changed")
     changed = any(r["changed"] for r in results.values())
     diff = [r["diff"] for r in results.values() if r["changed"]]
-    if module.check_mode:
-        try:
-            with open(NSSWITCH, encoding="utf-8") as handle:
-                nsswitch = handle.read()
-        except OSError:
-            nsswitch = None
-        extra = {"socle_inputs": inputs.paths} if shadow_is_local(nsswitch) else {}
-        module.exit_json(changed=changed, socle_results=results, accounts=accounts, diff=diff, **extra)
-    if not commands:
-        module.exit_json(changed=False, socle_results=results, accounts=accounts, diff=diff)
+    if module.check_mode or not commands:
+        extra = {"socle_inputs": inputs.paths} if module.check_mode and shadow_is_local(read_text(NSSWITCH)) else {}
+        module.exit_json(changed=changed, socle_results=results, diff=diff, **extra)
     for command in commands:
         rc, _out, err = module.run_command([module.get_bin_path(command[0], required=True,
                                                                 opt_dirs=["/usr/sbin", "/sbin"]), *command[1:]])
         if rc != 0:
-            module.fail_json(msg=f"{' '.join(command)} failed (rc {rc}): {err.strip()}", changed=True,
-                             accounts=accounts)
-    remaining, _results, _accounts = plan(entries, shadow())
+            module.fail_json(msg=f"{' '.join(command)} failed (rc {rc}): {err.strip()}", changed=True)
+    remaining, _results = plan(entries, shadow())
     if remaining:
-        module.fail_json(msg="accounts not in the state set: " + ", ".join(c[-1] for c in remaining), changed=True,
-                         accounts=accounts)
-    module.exit_json(changed=True, socle_results=results, accounts=accounts, diff=diff)
+        module.fail_json(msg="accounts not in the state set: " + ", ".join(c[-1] for c in remaining), changed=True)
+    module.exit_json(changed=True, socle_results=results, diff=diff)
 
 
 if __name__ == "__main__":

@@ -46,3 +46,16 @@ def test_a_bad_time_stops_the_role_at_its_first_task(tmp_path, role, variable, m
     assert len(tasks) == 3 and tasks[2].startswith(f"{role} : Check the policy variables"), tasks
     assert "Invalid policy, nothing was changed" in proc.stdout
     assert "failed=1" in proc.stdout and "changed=0" in proc.stdout, proc.stdout[-800:]
+
+
+def test_the_backup_role_on_its_own_refuses_a_short_password_before_its_tasks(tmp_path):
+    # The role's tasks no longer assert the passwords themselves: socle_policy's backup rules do, first.
+    proc = run_role(tmp_path, "backup", backup_enabled="true", backup_local_password="short-pw")
+    assert proc.returncode != 0
+    assert "backup: backup_local_password must come from the inventory (ansible-vault) and have at least 12 " \
+           "characters" in proc.stdout, proc.stdout[-2000:]
+    assert "short-pw" not in proc.stdout
+    tasks = [line.split("[", 1)[1].split("]", 1)[0] for line in proc.stdout.splitlines() if line.startswith("TASK [")]
+    assert len(tasks) == 3 and tasks[2].startswith("backup : Check the policy variables"), tasks
+    assert "Invalid policy, nothing was changed" in proc.stdout
+    assert "failed=1" in proc.stdout and "changed=0" in proc.stdout, proc.stdout[-800:]
